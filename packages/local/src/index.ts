@@ -1,1 +1,1 @@
-export {};
+export { type LocalSecretsManager, type LocalSecretsManagerOptions, startLocalSecretsManager } from "./secrets-manager.js";

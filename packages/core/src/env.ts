@@ -1,0 +1,29 @@
+import { z } from "zod";
+
+const functionEnvSchema = z.object({
+  FLXBL_URL: z.url({ protocol: /^https?$/ }),
+  FLXBL_SECRET_ARN: z.string().min(1),
+  STATE_TABLE_NAME: z.string().min(1).optional(),
+  FLXBL_SECRET_TTL_SECONDS: z.coerce.number().int().positive().optional(),
+});
+
+/** The environment every function gets from its stack (and from `npm start`). Nothing in it is secret. */
+export type FunctionEnv = z.infer<typeof functionEnvSchema>;
+
+/**
+ * Reads and checks a function's environment once, at cold start, so a missing variable fails
+ * with its name rather than as an odd error on the first FLXBL call.
+ *
+ * @example
+ * ```ts
+ * const env = readFunctionEnv(process.env);
+ * ```
+ */
+export function readFunctionEnv(source: Record<string, string | undefined>): FunctionEnv {
+  const parsed = functionEnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const names = parsed.error.issues.map((i) => `${i.path.join(".")} (${i.message})`).join(", ");
+    throw new Error(`Function environment is incomplete or invalid: ${names}`);
+  }
+  return parsed.data;
+}

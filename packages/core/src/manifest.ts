@@ -1,0 +1,105 @@
+import { isScope, type Scope } from "./flxbl/scopes.js";
+
+/** An API Gateway HTTP API route: `POST /webhooks/payments`. */
+export interface HttpTrigger {
+  kind: "http";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  path: `/${string}`;
+}
+
+/** An EventBridge schedule in its own syntax: `rate(15 minutes)` or `cron(0 6 * * ? *)` (UTC). */
+export interface ScheduleTrigger {
+  kind: "schedule";
+  expression: `rate(${string})` | `cron(${string})`;
+}
+
+/** How a webhook's sender signs its requests. */
+export type SignatureScheme = "stripe" | "standard-webhooks";
+
+interface BaseSpec {
+  /** Kebab-case, unique: names the Lambda, its secret and its FLXBL key. */
+  name: string;
+  /** The handler, as SST wants it: `packages/functions/src/jobs/expire-stale-orders.handler`. */
+  handler: string;
+  /** Exactly the FLXBL scopes the function uses; its key gets these and no more. */
+  scopes: readonly Scope[];
+  /** Lambda timeout in seconds. */
+  timeoutSeconds: number;
+  /** Lambda memory in MB. @default 256 */
+  memoryMb?: number;
+  /** Extra, non-secret environment variables. */
+  environment?: Readonly<Record<string, string>>;
+  description?: string;
+}
+
+/** A webhook: an HTTP route whose requests are signed by `signature`. */
+export interface WebhookSpec extends BaseSpec {
+  trigger: HttpTrigger;
+  signature: SignatureScheme;
+}
+
+/** A scheduled job. */
+export interface JobSpec extends BaseSpec {
+  trigger: ScheduleTrigger;
+}
+
+/**
+ * One function of the app, declared once in the manifest; stacks, key provisioning, the client's
+ * scope guard and the local runtime are all built from it.
+ *
+ * @example
+ * ```ts
+ * const expireStaleOrders: FunctionSpec = {
+ *   name: "expire-stale-orders",
+ *   handler: "packages/functions/src/jobs/expire-stale-orders.handler",
+ *   trigger: { kind: "schedule", expression: "rate(15 minutes)" },
+ *   scopes: ["entity:Order:read", "entity:Order:update"],
+ *   timeoutSeconds: 300,
+ * };
+ * ```
+ */
+export type FunctionSpec = WebhookSpec | JobSpec;
+
+const namePattern = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+const ratePattern = /^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$/;
+const cronPattern = /^cron\((\S+\s+){5}\S+\)$/;
+
+/**
+ * Checks a manifest and returns it unchanged, or throws one error listing every problem:
+ * duplicate names or routes, bad scopes, schedule syntax, timeouts and memory out of Lambda's range.
+ *
+ * @example
+ * ```ts
+ * export const manifest = defineManifest([paymentsWebhook, expireStaleOrders]);
+ * ```
+ */
+export function defineManifest<const T extends readonly FunctionSpec[]>(functions: T): T {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  const routes = new Set<string>();
+  for (const fn of functions) {
+    const at = `function "${fn.name}"`;
+    if (!namePattern.test(fn.name)) problems.push(`${at}: name must be kebab-case`);
+    if (names.has(fn.name)) problems.push(`${at}: name is used twice`);
+    names.add(fn.name);
+    if (!/\.[A-Za-z_$][\w$]*$/.test(fn.handler)) problems.push(`${at}: handler must be "path/to/file.exportName"`);
+    if (fn.scopes.length === 0) problems.push(`${at}: declares no scopes`);
+    for (const scope of fn.scopes) if (!isScope(scope)) problems.push(`${at}: "${scope}" is not a FLXBL scope`);
+    if (!Number.isInteger(fn.timeoutSeconds) || fn.timeoutSeconds < 1 || fn.timeoutSeconds > 900)
+      problems.push(`${at}: timeoutSeconds must be an integer in 1..900`);
+    const memory = fn.memoryMb ?? 256;
+    if (!Number.isInteger(memory) || memory < 128 || memory > 10240)
+      problems.push(`${at}: memoryMb must be an integer in 128..10240`);
+    if (fn.trigger.kind === "http") {
+      const route = `${fn.trigger.method} ${fn.trigger.path}`;
+      if (routes.has(route)) problems.push(`${at}: route ${route} is used twice`);
+      routes.add(route);
+      // API Gateway HTTP APIs give up on an integration after 30 s.
+      if (fn.timeoutSeconds > 30) problems.push(`${at}: an HTTP function's timeoutSeconds must be <= 30`);
+    } else if (!ratePattern.test(fn.trigger.expression) && !cronPattern.test(fn.trigger.expression)) {
+      problems.push(`${at}: "${fn.trigger.expression}" is not an EventBridge rate() or cron() expression`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`Invalid manifest:\n  ${problems.join("\n  ")}`);
+  return functions;
+}

@@ -1,0 +1,107 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { MiddlewareObj } from "@middy/core";
+import type { Context } from "aws-lambda";
+import { FlxblError, FlxblRateLimitError, FlxblServerError, FlxblTimeoutError } from "../flxbl/errors.js";
+import { SecretUnavailableError } from "../keys/secret-loader.js";
+import { ClientError, RetryLaterError } from "./errors.js";
+
+/** Where {@link httpErrors} logs: a Powertools Logger. */
+export type ErrorLogger = Pick<Logger, "warn" | "error">;
+
+/** Options of {@link httpErrors}. */
+export interface HttpErrorsOptions {
+  logger: ErrorLogger;
+  /** `Retry-After` when an upstream failure named no wait. @default 5 */
+  defaultRetryAfterSeconds?: number;
+}
+
+/** An HTTP API (payload v2) response. */
+export interface HttpResponse {
+  statusCode: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** How an error is answered, by DESIGN.md's response rules. */
+export function classifyError(
+  err: unknown,
+  defaultRetryAfterSeconds = 5,
+): { kind: "client"; status: number; message: string; details?: Record<string, unknown> } | { kind: "retry"; retryAfterSeconds: number } | { kind: "internal" } {
+  if (err instanceof ClientError) return { kind: "client", status: err.statusCode, message: err.message, details: err.details };
+  if (err instanceof RetryLaterError) return { kind: "retry", retryAfterSeconds: err.retryAfterSeconds };
+  if (err instanceof FlxblError && err.transient) {
+    const ms =
+      err instanceof FlxblRateLimitError || err instanceof FlxblServerError || err instanceof FlxblTimeoutError
+        ? err.retryAfterMs
+        : undefined;
+    return { kind: "retry", retryAfterSeconds: ms === undefined ? defaultRetryAfterSeconds : Math.max(1, Math.ceil(ms / 1000)) };
+  }
+  if (err instanceof SecretUnavailableError) return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
+  // middy's early timeout: the work did not finish, so the sender should send it again.
+  if (err instanceof Error && err.name === "TimeoutError") return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
+  return { kind: "internal" };
+}
+
+const isHttpEvent = (event: unknown): boolean =>
+  typeof event === "object" && event !== null && "requestContext" in event && "headers" in event;
+
+/**
+ * middy error middleware implementing the webhook response rules:
+ * - {@link ClientError} (4xx): its status and message, e.g. `{"message":"invalid signature"}`;
+ * - FLXBL throttling, outages, timeouts, {@link RetryLaterError}: 503 with `Retry-After`;
+ * - anything else: 500 `{"message":"Internal error","requestId":...}`, details only in the log.
+ *
+ * For events that are not HTTP (schedules) it logs and lets the error propagate, so Lambda's
+ * retries and the failure destination apply.
+ *
+ * @example
+ * ```ts
+ * middy(handler).use(httpErrors({ logger }));
+ * ```
+ */
+export function httpErrors(options: HttpErrorsOptions): MiddlewareObj<unknown, unknown, Error, Context> {
+  const { logger } = options;
+  const httpErrorsMiddlewareOnError = (request: {
+    event: unknown;
+    context: Context;
+    error: unknown;
+    response: unknown;
+  }) => {
+    const err = request.error;
+    const requestId = request.context?.awsRequestId;
+    const outcome = classifyError(err, options.defaultRetryAfterSeconds);
+    if (!isHttpEvent(request.event)) {
+      logger.error("invocation failed", { error: err as Error, outcome: outcome.kind });
+      return;
+    }
+    const json = { "content-type": "application/json" };
+    if (outcome.kind === "client") {
+      logger.warn("request refused", { status: outcome.status, reason: outcome.message });
+      request.response = {
+        statusCode: outcome.status,
+        headers: json,
+        body: JSON.stringify({ message: outcome.message, ...outcome.details }),
+      } satisfies HttpResponse;
+    } else if (outcome.kind === "retry") {
+      logger.warn("upstream unavailable; asking the sender to retry", {
+        error: err as Error,
+        retryAfterSeconds: outcome.retryAfterSeconds,
+      });
+      request.response = {
+        statusCode: 503,
+        headers: { ...json, "retry-after": String(outcome.retryAfterSeconds) },
+        body: JSON.stringify({ message: "Temporarily unavailable, retry later", requestId }),
+      } satisfies HttpResponse;
+    } else {
+      logger.error("request failed", { error: err as Error });
+      request.response = {
+        statusCode: 500,
+        headers: json,
+        body: JSON.stringify({ message: "Internal error", requestId }),
+      } satisfies HttpResponse;
+    }
+    // The response is set: middy returns it instead of throwing.
+    request.error = undefined;
+  };
+  return { name: "httpErrors", onError: httpErrorsMiddlewareOnError };
+}

@@ -1,0 +1,3 @@
+export * from "./errors.js";
+export * from "./flxbl.js";
+export * from "./http-errors.js";

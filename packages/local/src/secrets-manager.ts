@@ -1,0 +1,306 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A local AWS Secrets Manager endpoint: the JSON 1.1 protocol the AWS SDK speaks, for the calls
+ * our functions and key tools make. Point the unchanged SDK at it with
+ * `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
+ *
+ * Written here because no maintained pure-JS Secrets Manager emulator exists on npm (the usual
+ * one, LocalStack, needs Docker). It keeps version stages (`AWSCURRENT`, `AWSPENDING`,
+ * `AWSPREVIOUS`) as Secrets Manager does, and can deny calls by caller access key id, read from
+ * the SigV4 `Authorization` header, to stand in for IAM.
+ */
+export interface LocalSecretsManagerOptions {
+  /** @default 0 (a free port) */
+  port?: number;
+  /** @default "127.0.0.1" */
+  host?: string;
+  /** @default "us-east-1" */
+  region?: string;
+  /** @default "000000000000" */
+  accountId?: string;
+  /**
+   * Stands in for IAM: return false to answer `AccessDeniedException`. Receives the caller's
+   * access key id, the action (`GetSecretValue`) and the secret's name (when the call names one).
+   * @default every call allowed
+   */
+  authorize?: (call: { accessKeyId: string | undefined; action: string; secretName: string | undefined }) => boolean;
+}
+
+interface Version {
+  id: string;
+  value: string;
+  stages: Set<string>;
+  created: number;
+}
+
+interface Secret {
+  arn: string;
+  name: string;
+  description: string | undefined;
+  created: number;
+  changed: number;
+  versions: Map<string, Version>;
+  rotationEnabled: boolean;
+  rotationLambdaArn: string | undefined;
+  rotationRules: unknown;
+}
+
+class AwsError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** A running local endpoint. */
+export interface LocalSecretsManager {
+  /** What `AWS_ENDPOINT_URL_SECRETS_MANAGER` is set to. */
+  readonly url: string;
+  /** Calls received, by action (`GetSecretValue`: 3). */
+  readonly calls: Record<string, number>;
+  resetCalls(): void;
+  close(): Promise<void>;
+}
+
+const seconds = (ms: number) => ms / 1000;
+
+/**
+ * Starts the endpoint on loopback.
+ *
+ * @example
+ * ```ts
+ * const sm = await startLocalSecretsManager();
+ * process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = sm.url;
+ * await new SecretsManagerClient({}).send(new CreateSecretCommand({ Name: "app/dev/fn", SecretString: "..." }));
+ * ```
+ */
+export async function startLocalSecretsManager(options: LocalSecretsManagerOptions = {}): Promise<LocalSecretsManager> {
+  const region = options.region ?? "us-east-1";
+  const accountId = options.accountId ?? "000000000000";
+  const secrets = new Map<string, Secret>();
+  let calls: Record<string, number> = {};
+
+  const find = (id: unknown): Secret => {
+    if (typeof id !== "string" || id === "") throw new AwsError("InvalidParameterException", "SecretId is required");
+    const byName = secrets.get(id);
+    if (byName) return byName;
+    for (const s of secrets.values()) {
+      // A full ARN, or a partial one without the random suffix.
+      if (s.arn === id || s.arn.slice(0, -7) === id) return s;
+    }
+    throw new AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+  };
+
+  const versionWithStage = (s: Secret, stage: string) => [...s.versions.values()].find((v) => v.stages.has(stage));
+
+  /** Moves a stage to a version; moving AWSCURRENT labels the old current AWSPREVIOUS. */
+  const moveStage = (s: Secret, stage: string, to: Version) => {
+    const from = versionWithStage(s, stage);
+    if (from === to) return;
+    if (from) from.stages.delete(stage);
+    if (stage === "AWSCURRENT" && from) {
+      const previous = versionWithStage(s, "AWSPREVIOUS");
+      previous?.stages.delete("AWSPREVIOUS");
+      from.stages.add("AWSPREVIOUS");
+    }
+    to.stages.add(stage);
+    // Versions with no stage left are dropped, as Secrets Manager eventually does.
+    for (const [id, v] of s.versions) if (v.stages.size === 0) s.versions.delete(id);
+    s.changed = Date.now();
+  };
+
+  const describe = (s: Secret) => ({
+    ARN: s.arn,
+    Name: s.name,
+    Description: s.description,
+    CreatedDate: seconds(s.created),
+    LastChangedDate: seconds(s.changed),
+    RotationEnabled: s.rotationEnabled,
+    RotationLambdaARN: s.rotationLambdaArn,
+    RotationRules: s.rotationRules,
+    VersionIdsToStages: Object.fromEntries([...s.versions.values()].map((v) => [v.id, [...v.stages]])),
+  });
+
+  const putVersion = (s: Secret, value: unknown, token: unknown, stages: unknown) => {
+    if (typeof value !== "string") throw new AwsError("InvalidParameterException", "SecretString is required");
+    const id = typeof token === "string" && token !== "" ? token : randomUUID();
+    const labels = Array.isArray(stages) && stages.length > 0 ? (stages as string[]) : ["AWSCURRENT"];
+    const existing = s.versions.get(id);
+    if (existing) {
+      if (existing.value !== value)
+        throw new AwsError("ResourceExistsException", `A version with ClientRequestToken ${id} already exists with a different value`);
+      return existing;
+    }
+    const version: Version = { id, value, stages: new Set(), created: Date.now() };
+    s.versions.set(id, version);
+    for (const stage of labels) moveStage(s, stage, version);
+    return version;
+  };
+
+  const actions: Record<string, (input: Record<string, unknown>) => unknown> = {
+    CreateSecret(input) {
+      const name = input.Name;
+      if (typeof name !== "string" || name === "") throw new AwsError("InvalidParameterException", "Name is required");
+      if (secrets.has(name)) throw new AwsError("ResourceExistsException", `The secret ${name} already exists.`);
+      const now = Date.now();
+      const suffix = randomBytes(4).toString("base64url").slice(0, 6);
+      const secret: Secret = {
+        arn: `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${suffix}`,
+        name,
+        description: typeof input.Description === "string" ? input.Description : undefined,
+        created: now,
+        changed: now,
+        versions: new Map(),
+        rotationEnabled: false,
+        rotationLambdaArn: undefined,
+        rotationRules: undefined,
+      };
+      secrets.set(name, secret);
+      if (input.SecretString === undefined) return { ARN: secret.arn, Name: name };
+      const version = putVersion(secret, input.SecretString, input.ClientRequestToken, ["AWSCURRENT"]);
+      return { ARN: secret.arn, Name: name, VersionId: version.id };
+    },
+    GetSecretValue(input) {
+      const s = find(input.SecretId);
+      let version: Version | undefined;
+      if (typeof input.VersionId === "string") {
+        version = s.versions.get(input.VersionId);
+        if (version && typeof input.VersionStage === "string" && !version.stages.has(input.VersionStage)) version = undefined;
+      } else {
+        version = versionWithStage(s, typeof input.VersionStage === "string" ? input.VersionStage : "AWSCURRENT");
+      }
+      if (!version)
+        throw new AwsError(
+          "ResourceNotFoundException",
+          `Secrets Manager can't find the specified secret value for ${input.VersionId ? `VersionId: ${input.VersionId}` : `staging label: ${input.VersionStage ?? "AWSCURRENT"}`}`,
+        );
+      return {
+        ARN: s.arn,
+        Name: s.name,
+        VersionId: version.id,
+        SecretString: version.value,
+        VersionStages: [...version.stages],
+        CreatedDate: seconds(version.created),
+      };
+    },
+    PutSecretValue(input) {
+      const s = find(input.SecretId);
+      const version = putVersion(s, input.SecretString, input.ClientRequestToken, input.VersionStages);
+      return { ARN: s.arn, Name: s.name, VersionId: version.id, VersionStages: [...version.stages] };
+    },
+    DescribeSecret(input) {
+      return describe(find(input.SecretId));
+    },
+    ListSecrets() {
+      return { SecretList: [...secrets.values()].map(describe) };
+    },
+    UpdateSecretVersionStage(input) {
+      const s = find(input.SecretId);
+      const stage = input.VersionStage;
+      if (typeof stage !== "string") throw new AwsError("InvalidParameterException", "VersionStage is required");
+      const removeFrom = typeof input.RemoveFromVersionId === "string" ? input.RemoveFromVersionId : undefined;
+      const moveTo = typeof input.MoveToVersionId === "string" ? s.versions.get(input.MoveToVersionId) : undefined;
+      if (input.MoveToVersionId !== undefined && !moveTo)
+        throw new AwsError("ResourceNotFoundException", `Version ${input.MoveToVersionId} not found`);
+      const holder = versionWithStage(s, stage);
+      if (holder && moveTo && holder !== moveTo && holder.id !== removeFrom)
+        throw new AwsError(
+          "InvalidParameterException",
+          `The staging label ${stage} is attached to version ${holder.id}; name it in RemoveFromVersionId`,
+        );
+      if (moveTo) moveStage(s, stage, moveTo);
+      else if (removeFrom) {
+        if (stage === "AWSCURRENT") throw new AwsError("InvalidParameterException", "AWSCURRENT cannot be removed");
+        s.versions.get(removeFrom)?.stages.delete(stage);
+        s.changed = Date.now();
+      }
+      return { ARN: s.arn, Name: s.name };
+    },
+    RotateSecret(input) {
+      const s = find(input.SecretId);
+      if (typeof input.RotationLambdaARN === "string") s.rotationLambdaArn = input.RotationLambdaARN;
+      if (input.RotationRules !== undefined) s.rotationRules = input.RotationRules;
+      s.rotationEnabled = true;
+      return { ARN: s.arn, Name: s.name };
+    },
+    DeleteSecret(input) {
+      const s = find(input.SecretId);
+      secrets.delete(s.name);
+      return { ARN: s.arn, Name: s.name, DeletionDate: seconds(Date.now()) };
+    },
+  };
+
+  const secretNameOf = (input: Record<string, unknown>): string | undefined => {
+    if (typeof input.Name === "string") return input.Name;
+    try {
+      return find(input.SecretId).name;
+    } catch {
+      return typeof input.SecretId === "string" ? input.SecretId : undefined;
+    }
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { "content-type": "application/x-amz-json-1.1", ...headers }).end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const target = String(req.headers["x-amz-target"] ?? "");
+    const action = target.startsWith("secretsmanager.") ? target.slice("secretsmanager.".length) : "";
+    calls[action || "(none)"] = (calls[action || "(none)"] ?? 0) + 1;
+    try {
+      const run = actions[action];
+      if (req.method !== "POST" || !run) throw new AwsError("UnknownOperationException", `Unsupported operation "${target}"`);
+      let input: Record<string, unknown>;
+      try {
+        input = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>) : {};
+      } catch {
+        throw new AwsError("SerializationException", "Request body is not JSON");
+      }
+      const auth = String(req.headers.authorization ?? "");
+      const accessKeyId = /Credential=([^/,\s]+)\//.exec(auth)?.[1];
+      if (options.authorize && !options.authorize({ accessKeyId, action, secretName: secretNameOf(input) })) {
+        throw new AwsError(
+          "AccessDeniedException",
+          `User ${accessKeyId ?? "(anonymous)"} is not authorized to perform secretsmanager:${action}`,
+        );
+      }
+      send(res, 200, run(input));
+    } catch (err) {
+      const e = err instanceof AwsError ? err : new AwsError("InternalServiceError", "Internal error", 500);
+      if (!(err instanceof AwsError)) console.error("[local-secrets-manager]", err);
+      send(res, e.status, { __type: e.type, message: e.message }, { "x-amzn-errortype": e.type });
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const { port, address } = server.address() as AddressInfo;
+  return {
+    url: `http://${address}:${port}`,
+    get calls() {
+      return calls;
+    },
+    resetCalls() {
+      calls = {};
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -111,7 +111,8 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
       await admin.send(
         new CreateSecretCommand({
           Name: secretId,
-          SecretString: options.secretValue ?? JSON.stringify({ apiKey: functionKey, signingSecrets: ["whsec_dGVzdHNlY3JldA=="] }),
+          SecretString:
+            options.secretValue ?? JSON.stringify({ apiKey: functionKey, signingSecrets: ["whsec_dGVzdHNlY3JldA=="] }),
         }),
       );
     }
@@ -197,7 +198,10 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
       async (_e, ctx) => ctx.flxbl.entity<Order>("Order").get(orderId),
       { retryAttempts: 1 },
     );
-    const res = (await handler(httpEvent({}), lambdaContext(30_000))) as { statusCode: number; headers: Record<string, string> };
+    const res = (await handler(httpEvent({}), lambdaContext(30_000))) as {
+      statusCode: number;
+      headers: Record<string, string>;
+    };
     expect(res.statusCode).toBe(503);
     expect(res.headers["retry-after"]).toBe("7");
   });
@@ -207,7 +211,10 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
     const { handler } = await makeHandler(["entity:Order:read"], async (_e, ctx) =>
       ctx.flxbl.entity<Order>("Order").get(orderId),
     );
-    const res = (await handler(httpEvent({}), lambdaContext())) as { statusCode: number; headers: Record<string, string> };
+    const res = (await handler(httpEvent({}), lambdaContext())) as {
+      statusCode: number;
+      headers: Record<string, string>;
+    };
     expect(res.statusCode).toBe(503);
     expect(Number(res.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     expect(flxbl.stats().routes["GET /dynamic/Order/:id"]).toBe(3);
@@ -255,7 +262,9 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
 
     // Rotation: a new key with the same scopes goes into the secret, then the old one is revoked.
     const fresh = await newKey(scopes);
-    await admin.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ apiKey: fresh.key }) }));
+    await admin.send(
+      new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ apiKey: fresh.key }) }),
+    );
     await adminApi("DELETE", `/api-keys/${oldKey.id}`);
     const readsBefore = secrets.fetches;
     await Promise.all(Array.from({ length: 10 }, invoke));
@@ -285,7 +294,10 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
       const secret = await ctx.flxbl.entity<Order>("Order").get(orderId);
       ctx.logger.info(`calling with Bearer ${functionKey}`, {
         event,
-        headers: { Authorization: `Bearer ${functionKey}`, "Stripe-Signature": "t=1,v1=abcdef0123456789abcdef0123456789" },
+        headers: {
+          Authorization: `Bearer ${functionKey}`,
+          "Stripe-Signature": "t=1,v1=abcdef0123456789abcdef0123456789",
+        },
         nested: { apiKey: functionKey, note: `key=${functionKey} secret=whsec_dGVzdHNlY3JldA==` },
         order: secret as FlxblRecord<Order>,
       });
@@ -303,9 +315,13 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
     await run(readScopes, async () => {
       throw new ClientError(401, `bad signature v1=${"ab".repeat(32)}`);
     });
-    await run(readScopes, async () => {
-      throw new Error(`schedule failed, Authorization: Bearer ${functionKey}`);
-    }, scheduledEvent);
+    await run(
+      readScopes,
+      async () => {
+        throw new Error(`schedule failed, Authorization: Bearer ${functionKey}`);
+      },
+      scheduledEvent,
+    );
 
     const log = output.join("");
     expect(log.length).toBeGreaterThan(0);

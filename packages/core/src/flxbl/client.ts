@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import {
   type CallSite,
+  type FieldError,
   FlxblAuthError,
   FlxblConflictError,
   type FlxblError,
@@ -14,7 +15,6 @@ import {
   FlxblServerError,
   FlxblTimeoutError,
   FlxblValidationError,
-  type FieldError,
 } from "./errors.js";
 import { grants, type ScopeNeed, scopeFor } from "./scopes.js";
 import type { CallOptions, Edge, FlxblRecord, ListPage, PageOptions, QueryOptions } from "./types.js";
@@ -136,7 +136,10 @@ function errorFor(site: CallSite, res: Response, text: string, now: number): Flx
   if (status === 429)
     return new FlxblRateLimitError(site, "was rate limited", { ...opts, retryAfterMs: retryAfterMs(res.headers, now) });
   if (status >= 500)
-    return new FlxblServerError(site, "failed on the server", { ...opts, retryAfterMs: retryAfterMs(res.headers, now) });
+    return new FlxblServerError(site, "failed on the server", {
+      ...opts,
+      retryAfterMs: retryAfterMs(res.headers, now),
+    });
   return new FlxblResponseError(site, "answered with an unexpected status", opts);
 }
 
@@ -249,7 +252,9 @@ export class FlxblClient {
       }
       if (caller?.aborted) throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: lastError });
       const key = await this.#keys.get();
-      const attemptTimer = AbortSignal.timeout(Math.min(left, this.#options.attemptTimeoutMs ?? defaults.attemptTimeoutMs));
+      const attemptTimer = AbortSignal.timeout(
+        Math.min(left, this.#options.attemptTimeoutMs ?? defaults.attemptTimeoutMs),
+      );
       const signal = caller ? AbortSignal.any([caller, attemptTimer]) : attemptTimer;
 
       let res: Response;
@@ -290,7 +295,10 @@ export class FlxblClient {
         try {
           return JSON.parse(text) as R;
         } catch (err) {
-          throw new FlxblResponseError(site, "answered with a body that is not JSON", { status: res.status, cause: err });
+          throw new FlxblResponseError(site, "answered with a body that is not JSON", {
+            status: res.status,
+            cause: err,
+          });
         }
       }
 
@@ -300,7 +308,9 @@ export class FlxblClient {
         refreshed = true;
         const fresh = await this.#keys.refresh(key);
         if (fresh !== key) {
-          this.#options.logger?.warn("FLXBL refused the cached API key; retrying with the refreshed secret", { ...site });
+          this.#options.logger?.warn("FLXBL refused the cached API key; retrying with the refreshed secret", {
+            ...site,
+          });
           attempt--;
           continue;
         }
@@ -470,7 +480,10 @@ export class EntityClient<T extends object> {
     const body = await this.#query(query, false, options);
     if (Array.isArray(body)) return body as FlxblRecord<T>[];
     if (isRecord(body) && Array.isArray(body.data)) return body.data as FlxblRecord<T>[];
-    throw new FlxblResponseError({ method: "POST", path: `${this.#path}/query` }, "answered a query with an unknown shape");
+    throw new FlxblResponseError(
+      { method: "POST", path: `${this.#path}/query` },
+      "answered a query with an unknown shape",
+    );
   }
 
   /** A query with `includeCount`: one page and the number of all matches. */
@@ -481,7 +494,10 @@ export class EntityClient<T extends object> {
     const body = await this.#query(query, true, options);
     if (isRecord(body) && Array.isArray(body.data) && typeof body.totalCount === "number")
       return { data: body.data as FlxblRecord<T>[], totalCount: body.totalCount };
-    throw new FlxblResponseError({ method: "POST", path: `${this.#path}/query` }, "answered includeCount without a count");
+    throw new FlxblResponseError(
+      { method: "POST", path: `${this.#path}/query` },
+      "answered includeCount without a count",
+    );
   }
 
   #query(query: QueryOptions<T>, includeCount: boolean, options: CallOptions): Promise<unknown> {

@@ -23,7 +23,11 @@ export class FlxblError extends Error {
   readonly status: number | undefined;
   readonly flxblMessage: string | undefined;
 
-  constructor(site: CallSite, summary: string, options: { status?: number; flxblMessage?: string; cause?: unknown } = {}) {
+  constructor(
+    site: CallSite,
+    summary: string,
+    options: { status?: number; flxblMessage?: string; cause?: unknown } = {},
+  ) {
     const detail = options.flxblMessage ? `: ${options.flxblMessage}` : "";
     const status = options.status === undefined ? "" : ` ${options.status}`;
     super(`FLXBL ${site.method} ${site.path}${status} ${summary}${detail}`, { cause: options.cause });
@@ -77,7 +81,11 @@ export class FlxblConflictError extends FlxblError {
 export class FlxblRateLimitError extends FlxblError {
   override name = "FlxblRateLimitError";
   readonly retryAfterMs: number | undefined;
-  constructor(site: CallSite, summary: string, options: { status: number; flxblMessage?: string; retryAfterMs?: number }) {
+  constructor(
+    site: CallSite,
+    summary: string,
+    options: { status: number; flxblMessage?: string; retryAfterMs?: number },
+  ) {
     super(site, summary, options);
     this.retryAfterMs = options.retryAfterMs;
   }
@@ -90,7 +98,11 @@ export class FlxblRateLimitError extends FlxblError {
 export class FlxblServerError extends FlxblError {
   override name = "FlxblServerError";
   readonly retryAfterMs: number | undefined;
-  constructor(site: CallSite, summary: string, options: { status: number; flxblMessage?: string; retryAfterMs?: number }) {
+  constructor(
+    site: CallSite,
+    summary: string,
+    options: { status: number; flxblMessage?: string; retryAfterMs?: number },
+  ) {
     super(site, summary, options);
     this.retryAfterMs = options.retryAfterMs;
   }

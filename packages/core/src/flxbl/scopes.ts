@@ -45,7 +45,9 @@ export interface ScopeNeed {
 export function grants(scopes: readonly string[], need: ScopeNeed): boolean {
   return scopes.some((scope) => {
     const m = scopePattern.exec(scope);
-    return m !== null && m[1] === need.kind && (m[2] === "*" || m[2] === need.name) && (m[3] === "*" || m[3] === need.op);
+    return (
+      m !== null && m[1] === need.kind && (m[2] === "*" || m[2] === need.name) && (m[3] === "*" || m[3] === need.op)
+    );
   });
 }
 

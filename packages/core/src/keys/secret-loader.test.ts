@@ -30,7 +30,11 @@ describe("parseSecretValue", () => {
   it.each([
     ["broken JSON", `{"apiKey": "${fakeKey}"`, SecretMalformedError],
     ["JSON of the wrong shape", JSON.stringify({ apiKey: 42, extra: fakeKey }), SecretMalformedError],
-    ["signing secrets that are not strings", JSON.stringify({ apiKey: fakeKey, signingSecrets: [1] }), SecretMalformedError],
+    [
+      "signing secrets that are not strings",
+      JSON.stringify({ apiKey: fakeKey, signingSecrets: [1] }),
+      SecretMalformedError,
+    ],
     ["no SecretString", undefined, SecretMalformedError],
     ["an empty string", "   ", SecretEmptyKeyError],
     ["JSON without a key", JSON.stringify({ signingSecrets: ["whsec_abc"] }), SecretEmptyKeyError],
@@ -109,7 +113,9 @@ describe("SecretLoader through the AWS SDK and a local Secrets Manager endpoint"
     let now = 1_000_000;
     const loader = new SecretLoader({ secretId: secretName, client: clientFor(), ttlMs: 60_000, now: () => now });
     await loader.get();
-    await admin.send(new PutSecretValueCommand({ SecretId: secretName, SecretString: "flxbl_NEWnewNE_rotatedkeyrotatedkey00" }));
+    await admin.send(
+      new PutSecretValueCommand({ SecretId: secretName, SecretString: "flxbl_NEWnewNE_rotatedkeyrotatedkey00" }),
+    );
     now += 59_000;
     expect((await loader.get()).apiKey).toBe(fakeKey);
     now += 2_000;
@@ -123,7 +129,9 @@ describe("SecretLoader through the AWS SDK and a local Secrets Manager endpoint"
     const loader = new SecretLoader({ secretId: secretName, client: clientFor() });
     const source = loader.apiKeySource();
     await source.get();
-    await admin.send(new PutSecretValueCommand({ SecretId: secretName, SecretString: "flxbl_NEWnewNE_rotatedkeyrotatedkey00" }));
+    await admin.send(
+      new PutSecretValueCommand({ SecretId: secretName, SecretString: "flxbl_NEWnewNE_rotatedkeyrotatedkey00" }),
+    );
 
     const first = await source.refresh?.(fakeKey);
     const second = await source.refresh?.(fakeKey);

@@ -56,7 +56,10 @@ const secretJson = z.object({
 /** Parses a secret value: JSON `{apiKey, signingSecrets?}` or a bare key string. */
 export function parseSecretValue(secretId: string, value: string | undefined): FunctionSecret {
   if (value === undefined) {
-    throw new SecretMalformedError(secretId, `Secret ${secretId} has no SecretString (binary secrets are not supported)`);
+    throw new SecretMalformedError(
+      secretId,
+      `Secret ${secretId} has no SecretString (binary secrets are not supported)`,
+    );
   }
   const text = value.trim();
   let secret: FunctionSecret;
@@ -195,9 +198,13 @@ export class SecretLoader {
 function mapSdkError(secretId: string, err: unknown): SecretError {
   const name = (err as { name?: string })?.name ?? "Error";
   if (name === "ResourceNotFoundException")
-    return new SecretNotFoundError(secretId, `Secret ${secretId} does not exist; create it (see the README's deploy steps)`, {
-      cause: err,
-    });
+    return new SecretNotFoundError(
+      secretId,
+      `Secret ${secretId} does not exist; create it (see the README's deploy steps)`,
+      {
+        cause: err,
+      },
+    );
   if (name === "AccessDeniedException" || name === "AccessDenied")
     return new SecretAccessDeniedError(
       secretId,

@@ -26,19 +26,27 @@ export interface HttpResponse {
 export function classifyError(
   err: unknown,
   defaultRetryAfterSeconds = 5,
-): { kind: "client"; status: number; message: string; details?: Record<string, unknown> } | { kind: "retry"; retryAfterSeconds: number } | { kind: "internal" } {
-  if (err instanceof ClientError) return { kind: "client", status: err.statusCode, message: err.message, details: err.details };
+):
+  | { kind: "client"; status: number; message: string; details?: Record<string, unknown> }
+  | { kind: "retry"; retryAfterSeconds: number }
+  | { kind: "internal" } {
+  if (err instanceof ClientError)
+    return { kind: "client", status: err.statusCode, message: err.message, details: err.details };
   if (err instanceof RetryLaterError) return { kind: "retry", retryAfterSeconds: err.retryAfterSeconds };
   if (err instanceof FlxblError && err.transient) {
     const ms =
       err instanceof FlxblRateLimitError || err instanceof FlxblServerError || err instanceof FlxblTimeoutError
         ? err.retryAfterMs
         : undefined;
-    return { kind: "retry", retryAfterSeconds: ms === undefined ? defaultRetryAfterSeconds : Math.max(1, Math.ceil(ms / 1000)) };
+    return {
+      kind: "retry",
+      retryAfterSeconds: ms === undefined ? defaultRetryAfterSeconds : Math.max(1, Math.ceil(ms / 1000)),
+    };
   }
   if (err instanceof SecretUnavailableError) return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
   // middy's early timeout: the work did not finish, so the sender should send it again.
-  if (err instanceof Error && err.name === "TimeoutError") return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
+  if (err instanceof Error && err.name === "TimeoutError")
+    return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
   return { kind: "internal" };
 }
 

@@ -27,3 +27,17 @@ export function readFunctionEnv(source: Record<string, string | undefined>): Fun
   }
   return parsed.data;
 }
+
+/**
+ * The state table's name, for functions that need it (idempotency, locks, checkpoints); a clear
+ * error at cold start when the stack did not set it.
+ *
+ * @example
+ * ```ts
+ * const lock = new KeyedLock({ tableName: stateTableName(env) });
+ * ```
+ */
+export function stateTableName(env: FunctionEnv): string {
+  if (!env.STATE_TABLE_NAME) throw new Error("Function environment lacks STATE_TABLE_NAME (the state table)");
+  return env.STATE_TABLE_NAME;
+}

@@ -6,3 +6,5 @@ export * from "./log/logger.js";
 export * from "./log/redact.js";
 export * from "./manifest.js";
 export * from "./middleware/index.js";
+export * from "./state/lock.js";
+export * from "./webhooks/index.js";

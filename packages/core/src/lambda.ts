@@ -1,13 +1,17 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import middy, { type MiddyfiedHandler } from "@middy/core";
-import type { Context } from "aws-lambda";
-import type { FunctionEnv } from "./env.js";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import middy, { type MiddlewareObj, type MiddyfiedHandler } from "@middy/core";
+import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { type FunctionEnv, stateTableName } from "./env.js";
 import type { FlxblClientOptions } from "./flxbl/client.js";
-import type { SecretLoader } from "./keys/secret-loader.js";
+import { type SecretLoader, secretLoader } from "./keys/secret-loader.js";
 import { createLogger } from "./log/logger.js";
+import type { SignatureScheme } from "./manifest.js";
 import { type FlxblContext, flxbl } from "./middleware/flxbl.js";
 import { httpErrors } from "./middleware/http-errors.js";
+import { webhookIdempotency } from "./middleware/idempotency.js";
+import { type VerifiedWebhook, webhook } from "./middleware/webhook.js";
 
 /** The context a handler made with {@link flxblHandler} receives. */
 export interface HandlerContext extends FlxblContext {
@@ -49,7 +53,6 @@ export function flxblHandler<TEvent, TResult>(
   handler: (event: TEvent, context: HandlerContext) => Promise<TResult>,
 ): MiddyfiedHandler<TEvent, TResult, Error, Context> {
   const logger = options.logger ?? createLogger({ serviceName: options.spec.name });
-  const ttl = options.env.FLXBL_SECRET_TTL_SECONDS;
   return middy<TEvent, TResult, Error, Context>(
     async (event: TEvent, context: Context, { signal }: { signal: AbortSignal }) => {
       const ctx = context as HandlerContext;
@@ -65,11 +68,75 @@ export function flxblHandler<TEvent, TResult>(
       flxbl({
         baseUrl: options.env.FLXBL_URL,
         secretId: options.env.FLXBL_SECRET_ARN,
-        secretTtlMs: ttl === undefined ? undefined : ttl * 1000,
         scopes: options.spec.scopes,
-        secrets: options.secrets,
+        secrets: options.secrets ?? sharedLoader(options.env),
         client: options.client,
         logger,
       }),
     );
+}
+
+/** The context a handler made with {@link webhookHandler} receives. */
+export interface WebhookHandlerContext extends HandlerContext {
+  webhook: VerifiedWebhook;
+}
+
+/** Options of {@link webhookHandler}: those of {@link flxblHandler} plus the webhook's. */
+export interface WebhookHandlerOptions extends FlxblHandlerOptions {
+  spec: { name: string; scopes: readonly string[]; signature: SignatureScheme };
+  /** @default 262144 (256 KiB) */
+  maxBodyBytes?: number;
+  /** @default 300 */
+  toleranceSeconds?: number;
+  /** Clock for the signature window (tests). @default Date.now */
+  now?: () => number;
+  /** DynamoDB client for idempotency records (tests). @default reads `AWS_ENDPOINT_URL_DYNAMODB` */
+  dynamodb?: DynamoDBClient;
+}
+
+/**
+ * A signed, idempotent webhook: {@link flxblHandler}'s stack, then {@link webhook} (size limit,
+ * signature on the raw bytes, JSON, event id and type), then {@link webhookIdempotency} keyed
+ * by the sender's event id. The handler sees each verified event at most once.
+ *
+ * @example
+ * ```ts
+ * export const handler = webhookHandler({ spec, env: readFunctionEnv(process.env) }, async (event, context) => {
+ *   const { type, payload } = context.webhook;
+ *   return { statusCode: 200, body: JSON.stringify({ status: "applied", type }) };
+ * });
+ * ```
+ */
+export function webhookHandler<TResult>(
+  options: WebhookHandlerOptions,
+  handler: (event: APIGatewayProxyEventV2, context: WebhookHandlerContext) => Promise<TResult>,
+): MiddyfiedHandler<APIGatewayProxyEventV2, TResult, Error, Context> {
+  const tableName = stateTableName(options.env);
+  const logger = options.logger ?? createLogger({ serviceName: options.spec.name });
+  const secrets = options.secrets ?? sharedLoader(options.env);
+  return flxblHandler<APIGatewayProxyEventV2, TResult>({ ...options, logger, secrets }, (event, context) =>
+    handler(event, context as WebhookHandlerContext),
+  )
+    .use(
+      webhook({
+        scheme: options.spec.signature,
+        secrets,
+        logger,
+        maxBodyBytes: options.maxBodyBytes,
+        toleranceSeconds: options.toleranceSeconds,
+        now: options.now,
+      }) as MiddlewareObj<APIGatewayProxyEventV2, TResult, Error, Context>,
+    )
+    .use(
+      webhookIdempotency({
+        tableName,
+        scheme: options.spec.signature,
+        client: options.dynamodb,
+      }) as MiddlewareObj<APIGatewayProxyEventV2, TResult, Error, Context>,
+    );
+}
+
+function sharedLoader(env: FunctionEnv): SecretLoader {
+  const ttl = env.FLXBL_SECRET_TTL_SECONDS;
+  return secretLoader({ secretId: env.FLXBL_SECRET_ARN, ttlMs: ttl === undefined ? undefined : ttl * 1000 });
 }

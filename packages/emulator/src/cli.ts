@@ -22,8 +22,11 @@ const usage = `Usage: npm run emulator -- [options]
 function parseRateLimit(value: string | undefined): RateLimit | null {
   if (value === undefined || value === "off") return null;
   const m = /^(\d+(?:\.\d+)?)\/(\d+)$/.exec(value);
-  if (!m) throw new Error(`--rate-limit wants <rps>/<burst>, like 20/40 (got "${value}")`);
-  return { rps: Number(m[1]), burst: Number(m[2]) };
+  const limit = m ? { rps: Number(m[1]), burst: Number(m[2]) } : undefined;
+  // 0 rps never refills (Retry-After: Infinity) and a 0 burst refuses everything.
+  if (!limit || limit.rps <= 0 || limit.burst < 1)
+    throw new Error(`--rate-limit wants <rps>/<burst>, both above 0, like 20/40 (got "${value}")`);
+  return limit;
 }
 
 async function main(): Promise<void> {

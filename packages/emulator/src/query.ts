@@ -1,5 +1,5 @@
 import type { BehaviourOptions } from "./options.js";
-import type { EntityDef, FieldType } from "./schema.js";
+import { type EntityDef, type FieldType, isIsoDateTime } from "./schema.js";
 
 /** A stored record as returned: system fields plus the entity's own fields. */
 export type StoredRecord = Record<string, unknown> & { id: string; createdAt: string; updatedAt: string };
@@ -50,7 +50,8 @@ function checkOperand(type: FieldType, field: string, op: string, operand: unkno
       case "BOOLEAN":
         return typeof v === "boolean";
       case "DATETIME":
-        return typeof v === "string" && !Number.isNaN(Date.parse(v));
+        // ISO 8601, as a DATETIME write needs: Date.parse alone also takes forms like "01/02/2024".
+        return isIsoDateTime(v);
       case "JSON":
         return true;
       default:

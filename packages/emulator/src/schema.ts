@@ -108,7 +108,10 @@ const isoDateTime = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?
 
 /** Whether `value` is an ISO 8601 date or date-time that names a real instant. */
 export function isIsoDateTime(value: unknown): value is string {
-  return typeof value === "string" && isoDateTime.test(value) && !Number.isNaN(Date.parse(value));
+  if (typeof value !== "string" || !isoDateTime.test(value) || Number.isNaN(Date.parse(value))) return false;
+  // Date.parse rolls a day past the month's end over (2023-02-29 becomes March 1st): refuse it instead.
+  const [year, month, day] = value.slice(0, 10).split("-").map(Number) as [number, number, number];
+  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 function typeError(field: FieldDef, value: unknown, message: string): FieldError {

@@ -696,10 +696,13 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
         const apiError = err instanceof ApiError ? err : new ApiError(500, "Internal server error");
         if (!(err instanceof ApiError)) console.error("[flxbl-emulator] unexpected error", err);
         if (!isControl) count((err as { template?: string }).template ?? `${req.method} (unmatched)`, apiError.status);
+        // A body we refused to read (413) must not be parsed as the next request on this socket.
+        // The socket is taken from `res` before sending: `req.socket` is null once the unread
+        // request was destroyed, and `res.socket` once the response has finished.
+        const socket = res.socket;
+        if (apiError.status === 413) res.once("finish", () => socket?.destroy());
         if (!res.headersSent)
           send(res, apiError.status, errorBody(apiError, behaviour.errorMessageShape), apiError.headers);
-        // A body we refused to read (413) must not be parsed as the next request on this socket.
-        if (apiError.status === 413) res.once("finish", () => req.socket.destroy());
       },
     );
   });
@@ -707,7 +710,15 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
   server.keepAliveTimeout = 65_000;
 
   if (config.seed && schema.entities.every((e) => store.count(e.name) === 0)) {
-    loadSeed(config.seed);
+    try {
+      loadSeed(config.seed);
+    } catch (err) {
+      // A half-loaded seed would make the database non-empty, so the corrected seed would be
+      // skipped on the next start: leave it empty as found, and release the file.
+      store.clearData();
+      store.close();
+      throw err;
+    }
   }
 
   function loadSeed(seed: SeedData) {
@@ -728,7 +739,12 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
       if (!rel) throw new Error(`Seed data names unknown relationship ${edge.type}`);
       if (!store.get(rel.sourceEntityName, edge.sourceId))
         throw new Error(`Seed edge ${edge.type} names unknown source ${edge.sourceId}`);
-      createEdge(rel, edge.sourceId, { targetId: edge.targetId, properties: edge.properties });
+      try {
+        createEdge(rel, edge.sourceId, { targetId: edge.targetId, properties: edge.properties });
+      } catch (err) {
+        const detail = err instanceof ApiError ? JSON.stringify(err.extra.errors ?? err.message) : String(err);
+        throw new Error(`Seed edge ${edge.type} from ${edge.sourceId} to ${edge.targetId} is invalid: ${detail}`);
+      }
     }
   }
 

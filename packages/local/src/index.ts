@@ -1,1 +1,7 @@
-export { type LocalSecretsManager, type LocalSecretsManagerOptions, startLocalSecretsManager } from "./secrets-manager.js";
+export { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb.js";
+export { type HttpRequestInput, httpApiEvent, lambdaContext, scheduledEvent } from "./lambda-events.js";
+export {
+  type LocalSecretsManager,
+  type LocalSecretsManagerOptions,
+  startLocalSecretsManager,
+} from "./secrets-manager.js";

@@ -36,7 +36,9 @@ describe("local Secrets Manager endpoint, through the real AWS SDK", () => {
   it("creates a secret and reads its current value by name and by ARN", async () => {
     const name = fresh();
     const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: "v1" }));
-    expect(created.ARN).toMatch(new RegExp(`^arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}-[A-Za-z0-9_-]{6}$`));
+    expect(created.ARN).toMatch(
+      new RegExp(`^arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}-[A-Za-z0-9_-]{6}$`),
+    );
     const byName = await client.send(new GetSecretValueCommand({ SecretId: name }));
     const byArn = await client.send(new GetSecretValueCommand({ SecretId: created.ARN }));
     expect(byName.SecretString).toBe("v1");
@@ -119,7 +121,11 @@ describe("local Secrets Manager endpoint, through the real AWS SDK", () => {
     );
     await expect(
       client.send(
-        new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: "AWSCURRENT", MoveToVersionId: next.VersionId }),
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: "AWSCURRENT",
+          MoveToVersionId: next.VersionId,
+        }),
       ),
     ).rejects.toMatchObject({ name: "InvalidParameterException" });
   });

@@ -134,7 +134,10 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     const existing = s.versions.get(id);
     if (existing) {
       if (existing.value !== value)
-        throw new AwsError("ResourceExistsException", `A version with ClientRequestToken ${id} already exists with a different value`);
+        throw new AwsError(
+          "ResourceExistsException",
+          `A version with ClientRequestToken ${id} already exists with a different value`,
+        );
       return existing;
     }
     const version: Version = { id, value, stages: new Set(), created: Date.now() };
@@ -171,7 +174,8 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
       let version: Version | undefined;
       if (typeof input.VersionId === "string") {
         version = s.versions.get(input.VersionId);
-        if (version && typeof input.VersionStage === "string" && !version.stages.has(input.VersionStage)) version = undefined;
+        if (version && typeof input.VersionStage === "string" && !version.stages.has(input.VersionStage))
+          version = undefined;
       } else {
         version = versionWithStage(s, typeof input.VersionStage === "string" ? input.VersionStage : "AWSCURRENT");
       }
@@ -258,7 +262,8 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     calls[action || "(none)"] = (calls[action || "(none)"] ?? 0) + 1;
     try {
       const run = actions[action];
-      if (req.method !== "POST" || !run) throw new AwsError("UnknownOperationException", `Unsupported operation "${target}"`);
+      if (req.method !== "POST" || !run)
+        throw new AwsError("UnknownOperationException", `Unsupported operation "${target}"`);
       let input: Record<string, unknown>;
       try {
         input = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>) : {};

@@ -141,6 +141,17 @@ export class SecretLoader {
     return this.#load();
   }
 
+  /**
+   * Reads the secret again unless the cached value is younger than `ms`: for a caller that
+   * suspects a stale value (a signature that matches no cached secret) without letting every
+   * forged request cost a Secrets Manager call.
+   */
+  refreshIfOlderThan(ms: number): Promise<FunctionSecret> {
+    const cached = this.#cached;
+    if (cached && this.#now() - cached.at < ms) return Promise.resolve(cached.value);
+    return this.#load();
+  }
+
   /** Starts a read at cold start without waiting; a failure surfaces on the next {@link get}. */
   prefetch(): void {
     this.get().catch(() => undefined);

@@ -1,3 +1,7 @@
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyPersistenceLayerError,
+} from "@aws-lambda-powertools/idempotency";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
@@ -44,6 +48,9 @@ export function classifyError(
     };
   }
   if (err instanceof SecretUnavailableError) return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
+  if (err instanceof IdempotencyAlreadyInProgressError) return { kind: "retry", retryAfterSeconds: 1 };
+  if (err instanceof IdempotencyPersistenceLayerError)
+    return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
   // middy's early timeout: the work did not finish, so the sender should send it again.
   if (err instanceof Error && err.name === "TimeoutError")
     return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };

@@ -1,0 +1,47 @@
+import { IdempotencyConfig } from "@aws-lambda-powertools/idempotency";
+import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
+import { makeHandlerIdempotent } from "@aws-lambda-powertools/idempotency/middleware";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { MiddlewareObj } from "@middy/core";
+import type { SignatureScheme } from "../manifest.js";
+
+/** Options of {@link webhookIdempotency}. */
+export interface WebhookIdempotencyOptions {
+  /** The state table (`STATE_TABLE_NAME`): partition key `id`, TTL attribute `expiration`. */
+  tableName: string;
+  scheme: SignatureScheme;
+  /** How long a completed event is remembered. Stripe retries for up to 3 days. @default 604800 (7 days) */
+  expiresAfterSeconds?: number;
+  /** @default a default `DynamoDBClient` (reads `AWS_ENDPOINT_URL_DYNAMODB`) */
+  client?: DynamoDBClient;
+}
+
+/** Where each scheme carries the sender's event id (JMESPath over the API Gateway event). */
+const eventIdPath: Record<SignatureScheme, string> = {
+  stripe: "powertools_json(body).id",
+  "standard-webhooks": 'headers."webhook-id"',
+};
+
+/**
+ * Powertools Idempotency on DynamoDB, keyed by the sender's event id: a delivery seen before
+ * gets the stored response, one still in progress fails with `IdempotencyAlreadyInProgressError`
+ * (answered 503 + `Retry-After`), and a failed attempt deletes its record so a redelivery
+ * applies the event. Use it after {@link webhook}, so only verified events are recorded.
+ *
+ * @example
+ * ```ts
+ * handler.use(webhook({ ... })).use(webhookIdempotency({ tableName: env.STATE_TABLE_NAME, scheme: "stripe" }));
+ * ```
+ */
+export function webhookIdempotency(options: WebhookIdempotencyOptions): MiddlewareObj {
+  const persistenceStore = new DynamoDBPersistenceLayer({
+    tableName: options.tableName,
+    awsSdkV3Client: options.client,
+  });
+  const config = new IdempotencyConfig({
+    eventKeyJmesPath: eventIdPath[options.scheme],
+    expiresAfterSeconds: options.expiresAfterSeconds ?? 7 * 24 * 3600,
+    throwOnNoIdempotencyKey: true,
+  });
+  return makeHandlerIdempotent({ persistenceStore, config }) as MiddlewareObj;
+}

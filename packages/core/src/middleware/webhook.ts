@@ -1,0 +1,115 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { MiddlewareObj } from "@middy/core";
+import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import type { SecretLoader } from "../keys/secret-loader.js";
+import type { SignatureScheme } from "../manifest.js";
+import { WebhookSignatureError } from "../webhooks/errors.js";
+import { verifyStandardWebhook } from "../webhooks/standard-webhooks.js";
+import { verifyStripeSignature } from "../webhooks/stripe.js";
+import { ClientError } from "./errors.js";
+
+/** A verified webhook delivery, on `context.webhook` after {@link webhook} ran. */
+export interface VerifiedWebhook {
+  /** The sender's event id (Stripe `id`, Standard Webhooks `webhook-id`): the idempotency key. */
+  id: string;
+  /** The event type (`payment_intent.succeeded`, `inventory.updated`). */
+  type: string;
+  /** The parsed JSON body; validate it per type before use. */
+  payload: Record<string, unknown>;
+}
+
+/** The Lambda context of a webhook handler. */
+export interface WebhookContext extends Context {
+  webhook: VerifiedWebhook;
+}
+
+/** Options of {@link webhook}. */
+export interface WebhookOptions {
+  scheme: SignatureScheme;
+  /** The function's secret; its `signingSecrets` verify deliveries. */
+  secrets: SecretLoader;
+  logger: Pick<Logger, "warn">;
+  /** Largest body accepted (decoded bytes); larger ones get 413. @default 262144 (256 KiB) */
+  maxBodyBytes?: number;
+  /** @default 300 */
+  toleranceSeconds?: number;
+  /** Clock in epoch ms. @default Date.now */
+  now?: () => number;
+}
+
+/** A signature that matches no cached secret re-reads the secret at most this often. */
+const secretRecheckMs = 60_000;
+
+/**
+ * middy middleware for signed webhooks, on the raw bytes and before any parsing:
+ * 1. decodes a base64 body, refuses one over `maxBodyBytes` (413);
+ * 2. verifies the signature with the function's signing secrets (401 with the failed check);
+ * 3. parses JSON (400) and reads the event id and type (400 when missing);
+ * then sets `context.webhook`. The decoded body replaces `event.body`, so later middlewares
+ * (the idempotency key) read the same bytes that were verified.
+ *
+ * @example
+ * ```ts
+ * handler.use(webhook({ scheme: "stripe", secrets: loader, logger }));
+ * ```
+ */
+export function webhook(options: WebhookOptions): MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, Context> {
+  const maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
+
+  const verify = (body: Buffer, headers: Record<string, string | undefined>, secrets: string[]) => {
+    const common = { payload: body, secrets, toleranceSeconds: options.toleranceSeconds, now: options.now };
+    if (options.scheme === "stripe") {
+      verifyStripeSignature({ ...common, header: headers["stripe-signature"] });
+      return undefined;
+    }
+    return verifyStandardWebhook({ ...common, headers }).id;
+  };
+
+  const webhookMiddlewareBefore = async (request: { event: APIGatewayProxyEventV2; context: Context }) => {
+    const { event } = request;
+    const raw = event.body ?? "";
+    const body = event.isBase64Encoded ? Buffer.from(raw, "base64") : Buffer.from(raw, "utf8");
+    if (body.length > maxBodyBytes) throw new ClientError(413, `body is larger than ${maxBodyBytes} bytes`);
+    const headers: Record<string, string | undefined> = {};
+    for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
+
+    let headerId: string | undefined;
+    try {
+      headerId = verify(body, headers, (await options.secrets.get()).signingSecrets);
+    } catch (err) {
+      if (!(err instanceof WebhookSignatureError)) throw err;
+      const retryable = err.reason === "no matching signature" || err.reason === "no signing secret configured";
+      if (!retryable) {
+        options.logger.warn("webhook signature check failed", { check: err.reason, hint: err.hint });
+        throw err;
+      }
+      // The sender may have rolled its secret since we cached ours: look again, rarely.
+      try {
+        headerId = verify(body, headers, (await options.secrets.refreshIfOlderThan(secretRecheckMs)).signingSecrets);
+      } catch (again) {
+        if (again instanceof WebhookSignatureError)
+          options.logger.warn("webhook signature check failed", { check: again.reason, hint: again.hint });
+        throw again;
+      }
+    }
+
+    const text = body.toString("utf8");
+    event.body = text;
+    event.isBase64Encoded = false;
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch (err) {
+      throw new ClientError(400, `body is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof payload !== "object" || payload === null || Array.isArray(payload))
+      throw new ClientError(400, "body must be a JSON object");
+    const record = payload as Record<string, unknown>;
+    const id = options.scheme === "stripe" ? record.id : headerId;
+    if (typeof id !== "string" || id === "") throw new ClientError(400, "event id is missing (Stripe events carry id)");
+    if (typeof record.type !== "string" || record.type === "") throw new ClientError(400, "event type is missing");
+    (request.context as WebhookContext).webhook = { id, type: record.type, payload: record };
+  };
+
+  return { name: "webhook", before: webhookMiddlewareBefore };
+}

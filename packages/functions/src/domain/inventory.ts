@@ -1,0 +1,31 @@
+import type { EntityClient, KeyedLock } from "@flxbl-lambda/core";
+import type { InventoryUpdated } from "../events.js";
+import type { Product } from "../types.js";
+import type { EventOutcome } from "./payments.js";
+
+/**
+ * Sets a SKU's absolute stock if the update is newer than the one stored (`stockVersion`), so
+ * redeliveries and reordering converge on the newest value. Holds the SKU's lock across read and
+ * write: without it two updates could both read version 3 and the older write land last.
+ */
+export async function applyStockUpdate(
+  products: EntityClient<Product>,
+  lock: KeyedLock,
+  update: InventoryUpdated,
+): Promise<EventOutcome & { productId?: string }> {
+  const { sku, quantity, version } = update.data;
+  return lock.run(`product#${sku}`, async () => {
+    const [product, another] = await products.query({ where: { sku }, limit: 2 });
+    if (!product) return { status: "ignored", reason: `no product with sku ${sku}` };
+    if (another) return { status: "ignored", reason: `sku ${sku} names more than one product` };
+    const stored = product.stockVersion ?? -1;
+    if (stored >= version)
+      return {
+        status: "unchanged",
+        reason: stored === version ? "version already applied" : `stored version ${stored} is newer than ${version}`,
+        productId: product.id,
+      };
+    await products.update(product.id, { stock: quantity, stockVersion: version, stockUpdatedAt: update.timestamp });
+    return { status: "applied", productId: product.id, from: String(product.stock), to: String(quantity) };
+  });
+}

@@ -315,6 +315,19 @@ describe("FlxblClient endpoints", () => {
     expect(flxbl.stats().routes).toEqual({ "POST /dynamic/Order/query": 3 });
   });
 
+  it("iterates every match when FLXBL caps pages below the asked page size", async () => {
+    const flxbl = await ownEmulator({ behaviour: { maxLimit: 50 } });
+    for (let i = 0; i < 120; i++) await createOrder(flxbl, { number: `C-${String(i).padStart(3, "0")}` });
+    flxbl.resetStats();
+
+    const seen: string[] = [];
+    for await (const o of clientFor(flxbl).entity<Order>("Order").queryAll({ orderBy: "number", pageSize: 100 }))
+      seen.push(o.number);
+
+    expect(seen).toEqual(Array.from({ length: 120 }, (_, i) => `C-${String(i).padStart(3, "0")}`));
+    expect(flxbl.stats().routes).toEqual({ "POST /dynamic/Order/query": 3 });
+  });
+
   it("links a record to another with edge properties", async () => {
     const flxbl = emulator();
     const order = await createOrder(flxbl);
@@ -791,6 +804,19 @@ describe("FlxblClient key refresh on 401", () => {
 
     expect(refreshes).toHaveLength(1);
     expect(flxbl.stats().statuses).toEqual({ 401: 1 });
+  });
+
+  it("retries with the key refresh returned, even when the source's get still lags behind", async () => {
+    const flxbl = emulator();
+    const revoked = await revokedKey(flxbl);
+    const fresh = await keyWith(flxbl, ["entity:Order:read"]);
+    flxbl.resetStats();
+    const lagging: ApiKeySource = { get: async () => revoked, refresh: async () => fresh };
+
+    const page = await clientFor(flxbl, { apiKey: lagging }).entity<Order>("Order").list();
+
+    expect(page.data).toEqual([]);
+    expect(flxbl.stats().statuses).toEqual({ 200: 1, 401: 1 });
   });
 
   it("throws FlxblAuthError without a second refresh when the refreshed key is refused too", async () => {

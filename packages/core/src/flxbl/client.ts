@@ -242,6 +242,7 @@ export class FlxblClient {
 
     let lastError: FlxblError | undefined;
     let refreshed = false;
+    let freshKey: string | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const left = cutoff - this.#now();
       if (left <= 0) {
@@ -251,7 +252,8 @@ export class FlxblClient {
         });
       }
       if (caller?.aborted) throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: lastError });
-      const key = await this.#keys.get();
+      const key = freshKey ?? (await this.#keys.get());
+      freshKey = undefined;
       const attemptTimer = AbortSignal.timeout(
         Math.min(left, this.#options.attemptTimeoutMs ?? defaults.attemptTimeoutMs),
       );
@@ -275,7 +277,7 @@ export class FlxblClient {
         if (caller?.aborted) throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: err });
         const unknownOutcome = !neverSent(err);
         if (attemptTimer.aborted) {
-          lastError = new FlxblTimeoutError(site, "got no answer in time", { cause: err });
+          lastError = new FlxblTimeoutError(site, "got no answer in time", { cause: err, outcomeUnknown: true });
           if (!spec.idempotent) throw lastError;
         } else {
           lastError = new FlxblNetworkError(site, `could not reach FLXBL (${describeNetworkError(err)})`, {
@@ -308,6 +310,7 @@ export class FlxblClient {
         refreshed = true;
         const fresh = await this.#keys.refresh(key);
         if (fresh !== key) {
+          freshKey = fresh;
           this.#options.logger?.warn("FLXBL refused the cached API key; retrying with the refreshed secret", {
             ...site,
           });
@@ -521,10 +524,16 @@ export class EntityClient<T extends object> {
     options: CallOptions = {},
   ): AsyncGenerator<FlxblRecord<T>, void, undefined> {
     const { pageSize = 100, ...rest } = query;
-    for (let offset = 0; ; offset += pageSize) {
+    // FLXBL's largest page is undocumented: a page shorter than asked may be its cap, not the end.
+    // So the page size is learnt from the longest page seen, and only a page shorter than that
+    // (or an empty one) ends the walk.
+    let longest = 0;
+    for (let offset = 0; ; ) {
       const page = await this.query({ ...rest, limit: pageSize, offset }, options);
       yield* page;
-      if (page.length < pageSize) return;
+      longest = Math.max(longest, page.length);
+      if (page.length === 0 || page.length < longest) return;
+      offset += page.length;
     }
   }
 

@@ -132,9 +132,16 @@ export class FlxblNetworkError extends FlxblError {
 export class FlxblTimeoutError extends FlxblError {
   override name = "FlxblTimeoutError";
   readonly retryAfterMs: number | undefined;
-  constructor(site: CallSite, summary: string, options: { cause?: unknown; retryAfterMs?: number } = {}) {
+  /** Whether the request was sent and may have been applied (no answer came in time). */
+  readonly outcomeUnknown: boolean;
+  constructor(
+    site: CallSite,
+    summary: string,
+    options: { cause?: unknown; retryAfterMs?: number; outcomeUnknown?: boolean } = {},
+  ) {
     super(site, summary, options);
     this.retryAfterMs = options.retryAfterMs;
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
   }
   override get transient(): boolean {
     return true;

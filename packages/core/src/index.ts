@@ -1,5 +1,6 @@
 export * from "./env.js";
 export * from "./flxbl/index.js";
+export * from "./jobs/index.js";
 export * from "./keys/index.js";
 export * from "./lambda.js";
 export * from "./log/logger.js";

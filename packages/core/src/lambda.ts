@@ -13,6 +13,9 @@ import { httpErrors } from "./middleware/http-errors.js";
 import { webhookIdempotency } from "./middleware/idempotency.js";
 import { type VerifiedWebhook, webhook } from "./middleware/webhook.js";
 
+/** middy's early timeout in {@link flxblHandler}: the time kept to answer before Lambda's deadline. */
+export const defaultTimeoutEarlyMs = 1000;
+
 /** The context a handler made with {@link flxblHandler} receives. */
 export interface HandlerContext extends FlxblContext {
   logger: Logger;
@@ -53,6 +56,7 @@ export function flxblHandler<TEvent, TResult>(
   handler: (event: TEvent, context: HandlerContext) => Promise<TResult>,
 ): MiddyfiedHandler<TEvent, TResult, Error, Context> {
   const logger = options.logger ?? createLogger({ serviceName: options.spec.name });
+  const timeoutEarly = options.timeoutEarlyInMillis ?? defaultTimeoutEarlyMs;
   return middy<TEvent, TResult, Error, Context>(
     async (event: TEvent, context: Context, { signal }: { signal: AbortSignal }) => {
       const ctx = context as HandlerContext;
@@ -60,7 +64,7 @@ export function flxblHandler<TEvent, TResult>(
       ctx.logger = logger;
       return handler(event, ctx);
     },
-    { timeoutEarlyInMillis: options.timeoutEarlyInMillis ?? 1000 },
+    { timeoutEarlyInMillis: timeoutEarly },
   )
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpErrors({ logger }))
@@ -70,7 +74,8 @@ export function flxblHandler<TEvent, TResult>(
         secretId: options.env.FLXBL_SECRET_ARN,
         scopes: options.spec.scopes,
         secrets: options.secrets ?? sharedLoader(options.env),
-        client: options.client,
+        // FLXBL calls give up before middy's early timeout fires, so they fail with a clear error.
+        client: { safetyMarginMs: timeoutEarly + 500, ...options.client },
         logger,
       }),
     );

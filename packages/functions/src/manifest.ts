@@ -24,11 +24,36 @@ export const inventoryWebhook = {
   memoryMb: 256,
 } as const satisfies WebhookSpec;
 
+/** Every 15 minutes: pending orders older than `PENDING_ORDER_MAX_AGE` become expired. */
+export const expireStaleOrders = {
+  name: "expire-stale-orders",
+  description: "Expires pending orders older than PENDING_ORDER_MAX_AGE",
+  handler: "packages/functions/src/jobs/expire-stale-orders.handler",
+  trigger: { kind: "schedule", expression: "rate(15 minutes)" },
+  scopes: ["entity:Order:read", "entity:Order:update"],
+  timeoutSeconds: 300,
+  memoryMb: 256,
+  environment: { PENDING_ORDER_MAX_AGE: "PT24H" },
+} as const satisfies JobSpec;
+
+/** Daily at 06:00 UTC: one open StockAlert per low product; restocked ones resolved. */
+export const lowStockAlerts = {
+  name: "low-stock-alerts",
+  description: "Keeps one open StockAlert per product at or under its threshold",
+  handler: "packages/functions/src/jobs/low-stock-alerts.handler",
+  trigger: { kind: "schedule", expression: "cron(0 6 * * ? *)" },
+  scopes: ["entity:Product:read", "entity:StockAlert:read", "entity:StockAlert:create", "entity:StockAlert:update"],
+  timeoutSeconds: 300,
+  memoryMb: 256,
+} as const satisfies JobSpec;
+
 /**
  * Every function of the app, declared once. Stacks, key provisioning, the client's scope guard
  * and `npm start` are built from this list.
  */
-export const manifest = defineManifest([paymentsWebhook, inventoryWebhook] as const satisfies readonly (
-  | WebhookSpec
-  | JobSpec
-)[]);
+export const manifest = defineManifest([
+  paymentsWebhook,
+  inventoryWebhook,
+  expireStaleOrders,
+  lowStockAlerts,
+] as const satisfies readonly (WebhookSpec | JobSpec)[]);

@@ -1,0 +1,2 @@
+export * from "./run-store.js";
+export * from "./runner.js";

@@ -1,0 +1,164 @@
+import { randomUUID } from "node:crypto";
+import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DeleteCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+
+/** Counts of a run so far. */
+export interface RunTotals {
+  scanned: number;
+  changed: number;
+  unchanged: number;
+  failed: number;
+}
+
+/** A job run as the state table holds it between invocations. */
+export interface RunState {
+  runId: string;
+  /** Key of the last record done in order; the next invocation starts after it. */
+  cursor: string | null;
+  /** Values fixed for the whole run (e.g. the cutoff time), so a resumed run keeps them. */
+  params: Record<string, string>;
+  totals: RunTotals;
+  startedAt: string;
+}
+
+/** The outcome of {@link RunStore.claim}. */
+export type Claim =
+  | { kind: "new"; state: RunState }
+  | { kind: "resumed"; state: RunState }
+  | { kind: "busy"; runId: string; owner: string };
+
+const isConditionFailure = (err: unknown) =>
+  err instanceof ConditionalCheckFailedException || (err as Error)?.name === "ConditionalCheckFailedException";
+
+const zeroTotals = (): RunTotals => ({ scanned: 0, changed: 0, unchanged: 0, failed: 0 });
+
+/**
+ * A job's run checkpoint in the state table (`job#<name>`), owned by one invocation at a time
+ * through a lease and conditional writes: two overlapping invocations cannot both own a run.
+ */
+export class RunStore {
+  readonly #table: string;
+  readonly #id: string;
+  readonly #client: DynamoDBDocumentClient;
+  readonly #now: () => number;
+
+  constructor(options: { tableName: string; job: string; client?: DynamoDBDocumentClient; now?: () => number }) {
+    this.#table = options.tableName;
+    this.#id = `job#${options.job}`;
+    this.#client = options.client ?? DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Takes the run for `owner` until `leaseUntil`: a new run with `params` when none is saved, the
+   * saved run when its lease has lapsed (a checkpoint), or `busy` when another invocation holds it.
+   */
+  async claim(owner: string, leaseUntil: number, params: Record<string, string>): Promise<Claim> {
+    const now = this.#now();
+    const state: RunState = {
+      runId: randomUUID(),
+      cursor: null,
+      params,
+      totals: zeroTotals(),
+      startedAt: new Date(now).toISOString(),
+    };
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { id: this.#id, owner, leaseUntil, ...state, expiration: expiration(now) },
+          ConditionExpression: "attribute_not_exists(id)",
+        }),
+      );
+      return { kind: "new", state };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+    try {
+      const out = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { id: this.#id },
+          UpdateExpression: "SET #owner = :owner, leaseUntil = :lease, expiration = :exp",
+          ConditionExpression: "attribute_exists(id) AND leaseUntil < :now",
+          ExpressionAttributeNames: { "#owner": "owner" },
+          ExpressionAttributeValues: { ":owner": owner, ":lease": leaseUntil, ":now": now, ":exp": expiration(now) },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      const item = out.Attributes ?? {};
+      return {
+        kind: "resumed",
+        state: {
+          runId: String(item.runId),
+          cursor: typeof item.cursor === "string" ? item.cursor : null,
+          params: (item.params ?? {}) as Record<string, string>,
+          totals: { ...zeroTotals(), ...(item.totals as Partial<RunTotals>) },
+          startedAt: String(item.startedAt),
+        },
+      };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+    return { kind: "busy", runId: "(another run)", owner: "(another invocation)" };
+  }
+
+  /** Saves progress and extends the lease; false when this owner lost the run (its lease lapsed). */
+  save(owner: string, cursor: string | null, totals: RunTotals, leaseUntil: number): Promise<boolean> {
+    return this.#update(owner, cursor, totals, leaseUntil);
+  }
+
+  /** Saves progress and gives the lease up, so the next invocation resumes at once. */
+  release(owner: string, cursor: string | null, totals: RunTotals): Promise<boolean> {
+    return this.#update(owner, cursor, totals, 0);
+  }
+
+  /** Removes a finished run's checkpoint; the next invocation starts a new run. */
+  async finish(owner: string): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { id: this.#id },
+          ConditionExpression: "#owner = :owner",
+          ExpressionAttributeNames: { "#owner": "owner" },
+          ExpressionAttributeValues: { ":owner": owner },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async #update(owner: string, cursor: string | null, totals: RunTotals, leaseUntil: number): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { id: this.#id },
+          UpdateExpression: "SET #cursor = :cursor, totals = :totals, leaseUntil = :lease, expiration = :exp",
+          ConditionExpression: "#owner = :owner",
+          ExpressionAttributeNames: { "#owner": "owner", "#cursor": "cursor" },
+          ExpressionAttributeValues: {
+            ":owner": owner,
+            ":cursor": cursor,
+            ":totals": totals,
+            ":lease": leaseUntil,
+            ":exp": expiration(this.#now()),
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+}
+
+/** A checkpoint nobody resumes for a week is left to expire. */
+function expiration(now: number): number {
+  return Math.ceil(now / 1000) + 7 * 24 * 3600;
+}

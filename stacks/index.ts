@@ -1,0 +1,129 @@
+import type { FunctionSpec, JobSpec, WebhookSpec } from "@flxbl-lambda/core";
+import { Duration, SecretValue } from "aws-cdk-lib";
+import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { Queue } from "aws-cdk-lib/aws-sqs";
+import { Api, Cron, type StackContext, Table, use } from "sst/constructs";
+import { manifestFunction, pascal } from "./functions.js";
+
+/** Stage-level settings the stacks take from `sst.config.ts`. */
+export interface StackSettings {
+  /** FLXBL's API base for this stage. @default "https://api.flxbl.dev/api/v1" */
+  flxblUrl?: string;
+  /** HTTP API throttling for the webhook routes. @default { rate: 50, burst: 100 } */
+  throttle?: { rate: number; burst: number };
+}
+
+/** The name of a function's secret: `<app>/<stage>/<function>`; the admin key's is `<app>/<stage>/admin`. */
+export function secretName(app: { name: string; stage: string }, fn: string): string {
+  return `${app.name}/${app.stage}/${fn}`;
+}
+
+const isWebhook = (spec: FunctionSpec): spec is WebhookSpec => spec.trigger.kind === "http";
+const isJob = (spec: FunctionSpec): spec is JobSpec => spec.trigger.kind === "schedule";
+
+/**
+ * The app's stacks, built from a manifest: every function, route, schedule, secret and permission
+ * comes from its entries, so a new function is one manifest entry plus its handler file.
+ *
+ * @example
+ * ```ts
+ * const { Keys, Storage, Webhooks, Jobs } = createStacks(manifest);
+ * app.stack(Keys).stack(Storage).stack(Webhooks).stack(Jobs);
+ * ```
+ */
+export function createStacks(manifest: readonly FunctionSpec[], settings: StackSettings = {}) {
+  const flxblUrl = settings.flxblUrl ?? "https://api.flxbl.dev/api/v1";
+
+  /** One Secrets Manager secret per function (its FLXBL key, and a webhook's signing secrets), plus the admin key's. */
+  function Keys({ stack, app }: StackContext) {
+    // A placeholder, not a secret: the loader reports "empty FLXBL API key" until `npm run keys -- provision` fills it.
+    const placeholder = SecretValue.unsafePlainText(JSON.stringify({ apiKey: "", signingSecrets: [] }));
+    const secrets: Record<string, Secret> = {};
+    for (const spec of manifest) {
+      secrets[spec.name] = new Secret(stack, `${pascal(spec.name)}Secret`, {
+        secretName: secretName(app, spec.name),
+        description: `FLXBL key (${spec.scopes.join(", ")}) of ${spec.name}`,
+        secretStringValue: placeholder,
+      });
+    }
+    const admin = new Secret(stack, "AdminSecret", {
+      secretName: secretName(app, "admin"),
+      description: "FLXBL admin key for key provisioning; no request-serving function may read it",
+      secretStringValue: placeholder,
+    });
+    return { secrets, admin };
+  }
+
+  /** The state table: idempotency records, locks and job checkpoints, expiring through `expiration`. */
+  function Storage({ stack }: StackContext) {
+    const table = new Table(stack, "State", {
+      fields: { id: "string" },
+      primaryIndex: { partitionKey: "id" },
+      timeToLiveAttribute: "expiration",
+      cdk: { table: { pointInTimeRecovery: stack.stage === "prod" } },
+    });
+    stack.addOutputs({ StateTableName: table.tableName });
+    return { table };
+  }
+
+  /** An HTTP API with one route per webhook function, throttled, with access logs. */
+  function Webhooks({ stack }: StackContext) {
+    const { secrets } = use(Keys);
+    const { table } = use(Storage);
+    const throttle = settings.throttle ?? { rate: 50, burst: 100 };
+    const api = new Api(stack, "WebhooksApi", {
+      accessLog: true,
+      defaults: { throttle: { rate: throttle.rate, burst: throttle.burst } },
+    });
+    for (const spec of manifest.filter(isWebhook)) {
+      const secret = secrets[spec.name] as Secret;
+      const fn = manifestFunction(stack, spec, { flxblUrl, secret, table });
+      api.addRoutes(stack, { [`${spec.trigger.method} ${spec.trigger.path}`]: fn });
+    }
+    stack.addOutputs({ WebhooksUrl: api.url });
+    return { api };
+  }
+
+  /** An EventBridge schedule per job, with retries, a dead-letter queue and an alarm on failures. */
+  function Jobs({ stack }: StackContext) {
+    const { secrets } = use(Keys);
+    const { table } = use(Storage);
+    const failures = new Queue(stack, "JobFailures", { retentionPeriod: Duration.days(14) });
+    for (const spec of manifest.filter(isJob)) {
+      const secret = secrets[spec.name] as Secret;
+      const fn = manifestFunction(stack, spec, { flxblUrl, secret, table });
+      // A failed run (JobFailedError, or a crash) is retried twice by Lambda, then lands in the queue.
+      fn.configureAsyncInvoke({ retryAttempts: 2, onFailure: new SqsDestination(failures) });
+      new Cron(stack, `${pascal(spec.name)}Schedule`, {
+        schedule: spec.trigger.expression,
+        job: {
+          function: fn,
+          // EventBridge itself retries delivery, and parks what it cannot deliver in the same queue.
+          cdk: { target: { retryAttempts: 2, maxEventAge: Duration.hours(2), deadLetterQueue: failures } },
+        },
+      });
+      new Alarm(stack, `${pascal(spec.name)}Errors`, {
+        alarmDescription: `${spec.name} failed`,
+        metric: fn.metricErrors({ period: Duration.minutes(5) }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    }
+    new Alarm(stack, "JobFailuresQueued", {
+      alarmDescription: "A job run was given up on and parked in the failure queue",
+      metric: failures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    stack.addOutputs({ JobFailuresQueueUrl: failures.queueUrl });
+    return { failures };
+  }
+
+  return { Keys, Storage, Webhooks, Jobs };
+}

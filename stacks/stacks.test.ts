@@ -1,0 +1,224 @@
+import type { FunctionSpec } from "@flxbl-lambda/core";
+import { manifest } from "@flxbl-lambda/functions";
+import { Match, type Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createStacks } from "./index.js";
+import { synthesize } from "./synth.js";
+
+type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
+type Statement = { Action: string | string[]; Effect: string; Resource: unknown };
+
+const resources = (t: Template) => t.toJSON().Resources as Resources;
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const byType = (t: Template, type: string) => Object.entries(resources(t)).filter(([, r]) => r.Type === type);
+
+/** Everything the synthesized app says about one manifest entry. */
+function inspect(templates: Record<string, Template>, spec: FunctionSpec, stage: string) {
+  const keys = templates.Keys as Template;
+  const home = templates[spec.trigger.kind === "http" ? "Webhooks" : "Jobs"] as Template;
+  const [secretId] = byType(keys, "AWS::SecretsManager::Secret").find(
+    ([, r]) => r.Properties.Name === `flxbl-lambda/${stage}/${spec.name}`,
+  ) ?? [undefined];
+  const exportOf = (logicalId: string | undefined) =>
+    Object.values(keys.toJSON().Outputs as Record<string, { Value: unknown; Export: { Name: string } }>).find(
+      (o) => JSON.stringify(o.Value) === JSON.stringify({ Ref: logicalId }),
+    )?.Export.Name;
+  const [fnId, fn] = byType(home, "AWS::Lambda::Function").find(
+    ([, r]) => r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === spec.name,
+  ) ?? [undefined, undefined];
+  const roleRef = JSON.stringify(fn?.Properties.Role?.["Fn::GetAtt"]?.[0]);
+  const statements = byType(home, "AWS::IAM::Policy")
+    .filter(([, p]) =>
+      (p.Properties.Roles as unknown[]).some((r) => JSON.stringify((r as { Ref: string }).Ref) === roleRef),
+    )
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+  return { secretId, secretExport: exportOf(secretId), fnId, fn, statements, home };
+}
+
+describe("stacks synthesized offline from the manifest", () => {
+  let templates: Record<string, Template>;
+  beforeAll(async () => {
+    ({ templates } = await synthesize({ stage: "test" }));
+  }, 120_000);
+
+  it("builds the four stacks the design names", () => {
+    expect(Object.keys(templates).sort()).toEqual(["Jobs", "Keys", "Storage", "Webhooks"]);
+  });
+
+  describe.each(manifest.map((spec) => [spec.name, spec] as const))("%s", (_, spec) => {
+    it("is a function with the manifest's runtime, architecture, timeout and memory", () => {
+      const { fn } = inspect(templates, spec, "test");
+      expect(fn?.Properties).toMatchObject({
+        Runtime: "nodejs22.x",
+        Architectures: ["arm64"],
+        Timeout: spec.timeoutSeconds,
+        MemorySize: spec.memoryMb ?? 256,
+      });
+    });
+
+    it("gets FLXBL_URL, its own secret's ARN and the table name, and nothing secret", () => {
+      const { fn, secretExport } = inspect(templates, spec, "test");
+      const vars = fn?.Properties.Environment.Variables as Record<string, unknown>;
+      expect(vars.FLXBL_URL).toBe("https://api.flxbl.dev/api/v1");
+      expect(vars.FLXBL_SECRET_ARN).toEqual({ "Fn::ImportValue": secretExport });
+      expect(JSON.stringify(vars.STATE_TABLE_NAME)).toContain("StateTable");
+      for (const value of Object.values(vars)) expect(JSON.stringify(value)).not.toMatch(/flxbl_|whsec_/);
+      for (const [name, value] of Object.entries(spec.environment ?? {})) expect(vars[name]).toBe(value);
+    });
+
+    it("has its trigger", () => {
+      const { fnId, home } = inspect(templates, spec, "test");
+      if (spec.trigger.kind === "http") {
+        const [, route] = byType(home, "AWS::ApiGatewayV2::Route").find(
+          ([, r]) =>
+            r.Properties.RouteKey ===
+            `${spec.trigger.kind === "http" && spec.trigger.method} ${spec.trigger.kind === "http" && spec.trigger.path}`,
+        ) ?? [undefined, undefined];
+        expect(route).toBeDefined();
+        const integrationId = (route?.Properties.Target["Fn::Join"][1][1] as { Ref: string }).Ref;
+        const integration = resources(home)[integrationId];
+        expect(JSON.stringify(integration?.Properties.IntegrationUri)).toContain(fnId);
+      } else {
+        const rules = byType(home, "AWS::Events::Rule").filter(
+          ([, r]) => r.Properties.ScheduleExpression === spec.trigger.expression,
+        );
+        expect(rules).toHaveLength(1);
+        const target = rules[0]?.[1].Properties.Targets[0];
+        expect(target.Arn).toEqual({ "Fn::GetAtt": [fnId, "Arn"] });
+        expect(target.RetryPolicy).toMatchObject({ MaximumRetryAttempts: 2 });
+        expect(target.DeadLetterConfig).toBeDefined();
+      }
+    });
+
+    it("may read its own secret and no other, with GetSecretValue only", () => {
+      const { statements, secretExport } = inspect(templates, spec, "test");
+      const secretStatements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith("secretsmanager:")));
+      expect(secretStatements).toEqual([
+        { Action: "secretsmanager:GetSecretValue", Effect: "Allow", Resource: { "Fn::ImportValue": secretExport } },
+      ]);
+    });
+
+    it("may use only the DynamoDB actions it needs, on the state table only", () => {
+      const { statements } = inspect(templates, spec, "test");
+      const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")));
+      expect(dynamo).toHaveLength(1);
+      const needed =
+        spec.trigger.kind === "http"
+          ? ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+          : ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"];
+      expect(actionsOf(dynamo[0] as Statement).sort()).toEqual(needed.sort());
+      expect(JSON.stringify(dynamo[0]?.Resource)).toMatch(/StateTable.*Arn/);
+    });
+  });
+
+  it("grants no secretsmanager action on *, and no wildcard secretsmanager action, in any stack", () => {
+    for (const template of Object.values(templates)) {
+      for (const [, policy] of byType(template, "AWS::IAM::Policy")) {
+        for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
+          const secretActions = actionsOf(s).filter((a) => a.startsWith("secretsmanager:"));
+          if (secretActions.length === 0) continue;
+          expect(secretActions).toEqual(["secretsmanager:GetSecretValue"]);
+          expect(JSON.stringify(s.Resource)).not.toContain('"*"');
+        }
+      }
+    }
+  });
+
+  it("gives every function its own secret, named by app, stage and function, and an admin secret", () => {
+    const names = byType(templates.Keys as Template, "AWS::SecretsManager::Secret").map(([, r]) => r.Properties.Name);
+    expect(names.sort()).toEqual(
+      [...manifest.map((f) => `flxbl-lambda/test/${f.name}`), "flxbl-lambda/test/admin"].sort(),
+    );
+  });
+
+  it("lets no function read the admin secret", () => {
+    const keys = templates.Keys as Template;
+    const [adminId] = byType(keys, "AWS::SecretsManager::Secret").find(
+      ([, r]) => r.Properties.Name === "flxbl-lambda/test/admin",
+    ) ?? [""];
+    const adminOutputs = Object.values(keys.toJSON().Outputs ?? {}).filter(
+      (o) => JSON.stringify((o as { Value: unknown }).Value) === JSON.stringify({ Ref: adminId }),
+    );
+    expect(adminOutputs).toEqual([]);
+    for (const template of [templates.Webhooks, templates.Jobs] as Template[])
+      expect(JSON.stringify(template.toJSON())).not.toContain(adminId);
+  });
+
+  it("keeps idempotency records and checkpoints in one on-demand table with TTL on expiration", () => {
+    (templates.Storage as Template).hasResourceProperties("AWS::DynamoDB::Table", {
+      BillingMode: "PAY_PER_REQUEST",
+      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+      TimeToLiveSpecification: { AttributeName: "expiration", Enabled: true },
+    });
+  });
+
+  it("throttles the webhook API and writes access logs", () => {
+    const webhooks = templates.Webhooks as Template;
+    webhooks.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp("requestId") },
+    });
+    expect(Object.keys(webhooks.toJSON().Outputs)).toContain("WebhooksUrl");
+  });
+
+  it("retries a failed job run twice, then parks it in the dead-letter queue, and alarms", () => {
+    const jobs = templates.Jobs as Template;
+    const jobCount = manifest.filter((f) => f.trigger.kind === "schedule").length;
+    const configs = byType(jobs, "AWS::Lambda::EventInvokeConfig");
+    expect(configs).toHaveLength(jobCount);
+    for (const [, c] of configs) {
+      expect(c.Properties.MaximumRetryAttempts).toBe(2);
+      expect(JSON.stringify(c.Properties.DestinationConfig.OnFailure.Destination)).toContain("JobFailures");
+    }
+    const alarms = byType(jobs, "AWS::CloudWatch::Alarm").map(([, a]) => a.Properties.MetricName);
+    expect(alarms.filter((m) => m === "Errors")).toHaveLength(jobCount);
+    expect(alarms).toContain("ApproximateNumberOfMessagesVisible");
+  });
+
+  it("turns point-in-time recovery on in prod only", async () => {
+    const prod = await synthesize({ stage: "prod" });
+    (prod.templates.Storage as Template).hasResourceProperties("AWS::DynamoDB::Table", {
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    const pitr = byType(templates.Storage as Template, "AWS::DynamoDB::Table")[0]?.[1].Properties
+      .PointInTimeRecoverySpecification;
+    expect(pitr?.PointInTimeRecoveryEnabled ?? false).toBe(false);
+  }, 120_000);
+
+  it("adds a function, its trigger, its secret and its policy from one new manifest entry alone", async () => {
+    const extra: FunctionSpec = {
+      name: "nightly-report",
+      handler: "packages/functions/src/jobs/nightly-report.handler",
+      trigger: { kind: "schedule", expression: "cron(0 2 * * ? *)" },
+      scopes: ["entity:Order:read"],
+      timeoutSeconds: 120,
+      memoryMb: 512,
+    };
+    const { Keys, Storage, Webhooks, Jobs } = createStacks([...manifest, extra]);
+    const grown = await synthesize({
+      stage: "test",
+      stacks: (app) => {
+        app.setDefaultFunctionProps({ runtime: "nodejs22.x", architecture: "arm_64" });
+        app.stack(Keys).stack(Storage).stack(Webhooks).stack(Jobs);
+      },
+    });
+    const found = inspect(grown.templates, extra, "test");
+    expect(found.secretId).toBeDefined();
+    expect(found.fn?.Properties).toMatchObject({ Timeout: 120, MemorySize: 512 });
+    expect(found.statements.filter((s) => actionsOf(s).includes("secretsmanager:GetSecretValue"))).toEqual([
+      { Action: "secretsmanager:GetSecretValue", Effect: "Allow", Resource: { "Fn::ImportValue": found.secretExport } },
+    ]);
+    expect(
+      byType(grown.templates.Jobs as Template, "AWS::Events::Rule").some(
+        ([, r]) => r.Properties.ScheduleExpression === "cron(0 2 * * ? *)",
+      ),
+    ).toBe(true);
+    const appFunctions = (t: Template) =>
+      byType(t, "AWS::Lambda::Function").filter(
+        ([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME,
+      );
+    expect(appFunctions(grown.templates.Jobs as Template).length).toBe(
+      appFunctions(templates.Jobs as Template).length + 1,
+    );
+  }, 120_000);
+});

@@ -45,7 +45,7 @@ describe("stacks synthesized offline from the manifest", () => {
     expect(Object.keys(templates).sort()).toEqual(["Jobs", "Keys", "Storage", "Webhooks"]);
   });
 
-  describe.each(manifest.map((spec) => [spec.name, spec] as const))("%s", (_, spec) => {
+  describe.each(manifest.map((spec) => [spec.name, spec as FunctionSpec] as const))("%s", (_, spec) => {
     it("is a function with the manifest's runtime, architecture, timeout and memory", () => {
       const { fn } = inspect(templates, spec, "test");
       expect(fn?.Properties).toMatchObject({

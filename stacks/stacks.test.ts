@@ -80,7 +80,7 @@ describe("stacks synthesized offline from the manifest", () => {
         expect(JSON.stringify(integration?.Properties.IntegrationUri)).toContain(fnId);
       } else {
         const rules = byType(home, "AWS::Events::Rule").filter(
-          ([, r]) => r.Properties.ScheduleExpression === spec.trigger.expression,
+          ([, r]) => r.Properties.ScheduleExpression === trigger.expression,
         );
         expect(rules).toHaveLength(1);
         const target = rules[0]?.[1].Properties.Targets[0];

@@ -68,11 +68,10 @@ describe("stacks synthesized offline from the manifest", () => {
 
     it("has its trigger", () => {
       const { fnId, home } = inspect(templates, spec, "test");
-      if (spec.trigger.kind === "http") {
+      const trigger = spec.trigger;
+      if (trigger.kind === "http") {
         const [, route] = byType(home, "AWS::ApiGatewayV2::Route").find(
-          ([, r]) =>
-            r.Properties.RouteKey ===
-            `${spec.trigger.kind === "http" && spec.trigger.method} ${spec.trigger.kind === "http" && spec.trigger.path}`,
+          ([, r]) => r.Properties.RouteKey === `${trigger.method} ${trigger.path}`,
         ) ?? [undefined, undefined];
         expect(route).toBeDefined();
         const integrationId = (route?.Properties.Target["Fn::Join"][1][1] as { Ref: string }).Ref;

@@ -1,3 +1,4 @@
+import { IdempotencyAlreadyInProgressError, IdempotencyItemNotFoundError } from "@aws-lambda-powertools/idempotency";
 import { describe, expect, it } from "vitest";
 import {
   FlxblAuthError,
@@ -36,6 +37,16 @@ describe("classifyError", () => {
     ],
     ["a deadline", new FlxblTimeoutError(site, "x", { retryAfterMs: 1000 }), { kind: "retry", retryAfterSeconds: 1 }],
     ["Secrets Manager throttling", new SecretUnavailableError("s", "x"), { kind: "retry", retryAfterSeconds: 5 }],
+    [
+      "a duplicate while the first delivery is in progress",
+      new IdempotencyAlreadyInProgressError("in progress"),
+      { kind: "retry", retryAfterSeconds: 1 },
+    ],
+    [
+      "a duplicate whose in-progress record was released before it could be read",
+      new IdempotencyItemNotFoundError(),
+      { kind: "retry", retryAfterSeconds: 1 },
+    ],
     ["a refused key", new FlxblAuthError(site, "x", { status: 401 }), { kind: "internal" }],
     ["a call outside the scopes", new FlxblScopeError(site, "entity:Order:update", []), { kind: "internal" }],
     ["FLXBL refusing our payload", new FlxblValidationError(site, "x", { status: 422 }), { kind: "internal" }],

@@ -1,5 +1,6 @@
 import {
   IdempotencyAlreadyInProgressError,
+  IdempotencyItemNotFoundError,
   IdempotencyPersistenceLayerError,
 } from "@aws-lambda-powertools/idempotency";
 import type { Logger } from "@aws-lambda-powertools/logger";
@@ -49,6 +50,9 @@ export function classifyError(
   }
   if (err instanceof SecretUnavailableError) return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
   if (err instanceof IdempotencyAlreadyInProgressError) return { kind: "retry", retryAfterSeconds: 1 };
+  // A duplicate's conditional put failed, then the record was gone when read back (its owner failed and
+  // released it in between; dynalite returns no item with the failed condition, so Powertools reads again).
+  if (err instanceof IdempotencyItemNotFoundError) return { kind: "retry", retryAfterSeconds: 1 };
   if (err instanceof IdempotencyPersistenceLayerError)
     return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
   // middy's early timeout: the work did not finish, so the sender should send it again.

@@ -2,7 +2,7 @@ import { IdempotencyConfig } from "@aws-lambda-powertools/idempotency";
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { makeHandlerIdempotent } from "@aws-lambda-powertools/idempotency/middleware";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { MiddlewareObj } from "@middy/core";
+import type { MiddlewareObj, Request } from "@middy/core";
 import type { SignatureScheme } from "../manifest.js";
 
 /** Options of {@link webhookIdempotency}. */
@@ -43,5 +43,33 @@ export function webhookIdempotency(options: WebhookIdempotencyOptions): Middlewa
     expiresAfterSeconds: options.expiresAfterSeconds ?? 7 * 24 * 3600,
     throwOnNoIdempotencyKey: true,
   });
-  return makeHandlerIdempotent({ persistenceStore, config }) as MiddlewareObj;
+  const idempotent = makeHandlerIdempotent({ persistenceStore, config }) as Required<
+    Pick<MiddlewareObj, "before" | "after" | "onError">
+  >;
+
+  // Powertools (2.35) deletes the record in onError even when its own `before` refused the request:
+  // a duplicate answered "in progress" removed the running original's record, so the next
+  // delivery applied the event a second time (aws-powertools/powertools-lambda-typescript#5675).
+  // Only a request that acquired the record may delete it.
+  const webhookIdempotencyMiddlewareBefore = async (request: Request) => {
+    const internal = request.internal as Record<string, unknown>;
+    internal[ownsRecord] = false;
+    const stored = await idempotent.before(request);
+    // A stored response is a replay; no response means this request holds the in-progress record.
+    if (stored === undefined) internal[ownsRecord] = true;
+    return stored;
+  };
+  const webhookIdempotencyMiddlewareOnError = async (request: Request) => {
+    if ((request.internal as Record<string, unknown>)[ownsRecord] !== true) return;
+    await idempotent.onError(request);
+  };
+  return {
+    name: "webhookIdempotency",
+    before: webhookIdempotencyMiddlewareBefore,
+    after: idempotent.after,
+    onError: webhookIdempotencyMiddlewareOnError,
+  };
 }
+
+/** `request.internal` key: this request acquired the event's in-progress record. */
+const ownsRecord = "webhookIdempotency.ownsRecord";

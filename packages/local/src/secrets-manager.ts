@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -27,6 +28,11 @@ export interface LocalSecretsManagerOptions {
    * @default every call allowed
    */
   authorize?: (call: { accessKeyId: string | undefined; action: string; secretName: string | undefined }) => boolean;
+  /**
+   * A JSON file the secrets are kept in, so they survive restarts (`npm start` uses one in its
+   * data folder). Written after every change. @default in memory only
+   */
+  persistPath?: string;
 }
 
 interface Version {
@@ -70,6 +76,38 @@ export interface LocalSecretsManager {
 
 const seconds = (ms: number) => ms / 1000;
 
+const mutating = new Set([
+  "CreateSecret",
+  "PutSecretValue",
+  "UpdateSecretVersionStage",
+  "RotateSecret",
+  "DeleteSecret",
+]);
+
+interface StoredSecret extends Omit<Secret, "versions"> {
+  versions: Array<Omit<Version, "stages"> & { stages: string[] }>;
+}
+
+function loadSecrets(path: string | undefined): Map<string, Secret> {
+  const secrets = new Map<string, Secret>();
+  if (!path || !existsSync(path)) return secrets;
+  for (const stored of JSON.parse(readFileSync(path, "utf8")) as StoredSecret[]) {
+    const versions = new Map(stored.versions.map((v) => [v.id, { ...v, stages: new Set(v.stages) }]));
+    secrets.set(stored.name, { ...stored, versions });
+  }
+  return secrets;
+}
+
+function saveSecrets(path: string, secrets: Map<string, Secret>): void {
+  const stored: StoredSecret[] = [...secrets.values()].map((s) => ({
+    ...s,
+    versions: [...s.versions.values()].map((v) => ({ ...v, stages: [...v.stages] })),
+  }));
+  // Written whole and renamed, so a crash mid-write leaves the previous file intact.
+  writeFileSync(`${path}.tmp`, JSON.stringify(stored), { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+}
+
 /**
  * Starts the endpoint on loopback.
  *
@@ -83,8 +121,11 @@ const seconds = (ms: number) => ms / 1000;
 export async function startLocalSecretsManager(options: LocalSecretsManagerOptions = {}): Promise<LocalSecretsManager> {
   const region = options.region ?? "us-east-1";
   const accountId = options.accountId ?? "000000000000";
-  const secrets = new Map<string, Secret>();
+  const secrets = loadSecrets(options.persistPath);
   let calls: Record<string, number> = {};
+  const persist = () => {
+    if (options.persistPath) saveSecrets(options.persistPath, secrets);
+  };
 
   const find = (id: unknown): Secret => {
     if (typeof id !== "string" || id === "") throw new AwsError("InvalidParameterException", "SecretId is required");
@@ -278,7 +319,9 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
           `User ${accessKeyId ?? "(anonymous)"} is not authorized to perform secretsmanager:${action}`,
         );
       }
-      send(res, 200, run(input));
+      const output = run(input);
+      if (mutating.has(action)) persist();
+      send(res, 200, output);
     } catch (err) {
       const e = err instanceof AwsError ? err : new AwsError("InternalServiceError", "Internal error", 500);
       if (!(err instanceof AwsError)) console.error("[local-secrets-manager]", err);

@@ -1,0 +1,47 @@
+/**
+ * The process one function runs in under `npm start`, as a Lambda container would: its own
+ * environment (given by the parent), its own module graph and caches. The parent sends
+ * `invoke` messages over IPC and gets `result` or `error` back.
+ */
+import { lambdaContext } from "./lambda-events.js";
+
+interface InvokeMessage {
+  type: "invoke";
+  id: number;
+  requestId: string;
+  event: unknown;
+}
+
+const handlerPath = process.env.LOCAL_HANDLER_FILE;
+const exportName = process.env.LOCAL_HANDLER_EXPORT ?? "handler";
+const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? "function";
+const timeoutSeconds = Number(process.env.AWS_LAMBDA_FUNCTION_TIMEOUT ?? "30");
+const memoryMb = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? "256");
+
+const send = (message: unknown) => process.send?.(message);
+
+try {
+  if (!handlerPath) throw new Error("LOCAL_HANDLER_FILE is not set");
+  const module = (await import(handlerPath)) as Record<string, unknown>;
+  const handler = module[exportName];
+  if (typeof handler !== "function") throw new Error(`${handlerPath} exports no function ${exportName}`);
+  process.on("message", (message: InvokeMessage) => {
+    if (message?.type !== "invoke") return;
+    const context = { ...lambdaContext({ functionName, timeoutSeconds, memoryMb }), awsRequestId: message.requestId };
+    Promise.resolve()
+      .then(() => (handler as (e: unknown, c: unknown) => unknown)(message.event, context))
+      .then(
+        (result) => send({ type: "result", id: message.id, result }),
+        (err: unknown) =>
+          send({
+            type: "error",
+            id: message.id,
+            error: { name: (err as Error)?.name ?? "Error", message: (err as Error)?.message ?? String(err) },
+          }),
+      );
+  });
+  send({ type: "ready" });
+} catch (err) {
+  send({ type: "init-error", error: { name: (err as Error).name, message: (err as Error).message } });
+  process.exitCode = 1;
+}

@@ -1,0 +1,352 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { FunctionSpec } from "@flxbl-lambda/core";
+import { type Emulator, type SeedData, startEmulator } from "@flxbl-lambda/emulator";
+import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb.js";
+import { FunctionHost, type InvokeOutcome } from "./function-host.js";
+import { httpApiEvent, scheduledEvent } from "./lambda-events.js";
+import { type ProvisionResult, provisionKeys } from "./provision.js";
+import { parseSchedule } from "./schedule.js";
+import { type LocalSecretsManager, startLocalSecretsManager } from "./secrets-manager.js";
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** How to start the local runtime. Every field has a default; `npm start` fills them from the environment. */
+export interface RuntimeOptions {
+  manifest: readonly FunctionSpec[];
+  /** Gateway port. @default 3000 (0 = any free port) */
+  port?: number;
+  /** Where databases, secrets and runtime.json live. @default ".flxbl-local" */
+  dataDir?: string;
+  /** Ports of the local servers; 0 (the default) picks free ones. */
+  ports?: { emulator?: number; dynamodb?: number; secretsManager?: number };
+  /** A real FLXBL instead of the emulator: its API base and an admin key. */
+  flxbl?: { url: string; adminKey: string };
+  /** Emulator admin key (when the emulator runs). @default one generated per data folder */
+  emulatorAdminKey?: string;
+  /** Environment variables from `.env`; each overrides a function's manifest value of the same name. */
+  env?: Record<string, string>;
+  /** Whether jobs fire on their schedules. @default true */
+  schedules?: boolean;
+  /** Where the runtime writes its own lines. @default console.log */
+  log?: (line: string) => void;
+  /** Where function output goes. @default log, prefixed with the function name */
+  functionLog?: (fn: string, line: string) => void;
+}
+
+/** What `runtime.json` holds: everything scripts and tests need to talk to the running app. */
+export interface RuntimeInfo {
+  gatewayUrl: string;
+  flxbl: { url: string; adminKey: string };
+  functions: Record<
+    string,
+    { trigger: string; scopes: readonly string[]; secretName: string; signingSecrets?: string[]; url?: string }
+  >;
+}
+
+/** A running local app. */
+export interface Runtime {
+  info: RuntimeInfo;
+  provisioned: ProvisionResult[];
+  hosts: Map<string, FunctionHost>;
+  /** Runs a job now, as its schedule would. */
+  runJob(name: string): Promise<InvokeOutcome>;
+  close(): Promise<void>;
+}
+
+const appName = "flxbl-lambda";
+const stage = "local";
+const describeTrigger = (spec: FunctionSpec) =>
+  spec.trigger.kind === "http" ? `${spec.trigger.method} ${spec.trigger.path}` : spec.trigger.expression;
+
+/**
+ * Starts the whole app offline: the FLXBL emulator (or a real FLXBL), dynalite with the state
+ * table, a Secrets Manager endpoint, a key per function with exactly its scopes, one process
+ * per function, an HTTP gateway for the webhook routes and a scheduler for the jobs.
+ *
+ * @example
+ * ```ts
+ * const runtime = await startRuntime({ manifest, port: 0, dataDir: ".flxbl-local" });
+ * await fetch(`${runtime.info.gatewayUrl}/_local/jobs/expire-stale-orders`, { method: "POST" });
+ * await runtime.close();
+ * ```
+ */
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const functionLog =
+    options.functionLog ?? ((fn: string, line: string) => log(`${fn.padEnd(20)} | ${readable(line)}`));
+  const dataDir = resolve(options.dataDir ?? ".flxbl-local");
+  mkdirSync(dataDir, { recursive: true });
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  };
+
+  try {
+    let flxbl = options.flxbl;
+    let emulator: Emulator | undefined;
+    if (!flxbl) {
+      emulator = await startEmulator({
+        schema: JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/schema.json"), "utf8")),
+        seed: JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/seed.json"), "utf8")) as SeedData,
+        db: join(dataDir, "emulator.db"),
+        port: options.ports?.emulator ?? 0,
+        adminKey: options.emulatorAdminKey ?? emulatorKey(dataDir),
+      });
+      closers.push(() => (emulator as Emulator).close());
+      flxbl = { url: emulator.url, adminKey: emulator.adminKey };
+    }
+    const dynamodb: LocalDynamoDB = await startLocalDynamoDB({
+      port: options.ports?.dynamodb ?? 0,
+      path: join(dataDir, "dynamodb"),
+    });
+    closers.push(() => dynamodb.close());
+    const secretsManager: LocalSecretsManager = await startLocalSecretsManager({
+      port: options.ports?.secretsManager ?? 0,
+      persistPath: join(dataDir, "secrets.json"),
+    });
+    closers.push(() => secretsManager.close());
+
+    const aws = {
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
+    };
+    const credentials = { accessKeyId: "local", secretAccessKey: "local" };
+    const tableName = `${appName}-${stage}-state`;
+    await ensureStateTable(
+      new DynamoDBClient({ endpoint: dynamodb.url, region: aws.AWS_REGION, credentials }),
+      tableName,
+    );
+    const secretName = (fn: string) => `${appName}/${stage}/${fn}`;
+    const provisioned = await provisionKeys({
+      manifest: options.manifest,
+      flxbl,
+      secrets: new SecretsManagerClient({ endpoint: secretsManager.url, region: aws.AWS_REGION, credentials }),
+      secretName,
+      keyPrefix: `${appName}/${stage}`,
+    });
+
+    const hosts = new Map<string, FunctionHost>();
+    for (const spec of options.manifest) {
+      const env: Record<string, string> = { ...spec.environment };
+      for (const name of Object.keys(env))
+        if (options.env?.[name] !== undefined) env[name] = options.env[name] as string;
+      const host = new FunctionHost(spec, {
+        root: repoRoot.replace(/\/$/, ""),
+        env: {
+          ...env,
+          ...aws,
+          FLXBL_URL: flxbl.url,
+          FLXBL_SECRET_ARN: secretName(spec.name),
+          STATE_TABLE_NAME: tableName,
+          POWERTOOLS_SERVICE_NAME: spec.name,
+          ...(options.env?.FLXBL_SECRET_TTL_SECONDS
+            ? { FLXBL_SECRET_TTL_SECONDS: options.env.FLXBL_SECRET_TTL_SECONDS }
+            : {}),
+        },
+        onOutput: (line) => functionLog(spec.name, line),
+      });
+      hosts.set(spec.name, host);
+      closers.push(() => host.stop());
+    }
+    // Cold-start every function now, so a broken handler or environment shows at once.
+    await Promise.all([...hosts.values()].map((h) => h.start()));
+
+    const routes = new Map(
+      options.manifest
+        .filter((s) => s.trigger.kind === "http")
+        .map((s) => [describeTrigger(s), hosts.get(s.name) as FunctionHost]),
+    );
+    const runJob = (name: string) => {
+      const host = hosts.get(name);
+      if (!host || host.spec.trigger.kind !== "schedule") throw new Error(`no job named ${name}`);
+      return invokeLogged(host, scheduledEvent(name), "scheduled");
+    };
+    const invokeLogged = async (host: FunctionHost, event: unknown, what: string) => {
+      const outcome = await host.invoke(event);
+      const status =
+        outcome.kind === "error"
+          ? `failed: ${outcome.error.name}: ${outcome.error.message}`
+          : host.spec.trigger.kind === "http"
+            ? String((outcome.result as APIGatewayProxyStructuredResultV2)?.statusCode ?? 200)
+            : "ok";
+      log(`[invoke] ${host.spec.name} ${outcome.requestId} ${what} -> ${status} (${outcome.durationMs} ms)`);
+      return outcome;
+    };
+
+    const server = createServer((req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        log(`[gateway] ${(err as Error).message}`);
+        if (!res.headersSent) sendJson(res, 500, { message: "Internal Server Error" });
+      });
+    });
+    const handle = async (req: IncomingMessage, res: ServerResponse) => {
+      const url = new URL(req.url ?? "/", "http://local");
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      const job = /^\/_local\/jobs\/([a-z0-9-]+)$/.exec(url.pathname);
+      if (job && req.method === "POST") {
+        if (!hosts.get(job[1] as string) || hosts.get(job[1] as string)?.spec.trigger.kind !== "schedule")
+          return sendJson(res, 404, { message: `no job named ${job[1]}` });
+        const outcome = await runJob(job[1] as string);
+        return outcome.kind === "result"
+          ? sendJson(res, 200, outcome.result)
+          : sendJson(res, 500, { errorType: outcome.error.name, errorMessage: outcome.error.message });
+      }
+      if (url.pathname === "/_local/health") return sendJson(res, 200, { ok: true });
+      const host = routes.get(`${req.method} ${url.pathname}`);
+      if (!host) return sendJson(res, 404, { message: "Not Found" });
+      const event = httpApiEvent({
+        method: req.method ?? "GET",
+        path: url.pathname,
+        rawQueryString: url.search.slice(1),
+        headers: req.headers as Record<string, string | string[] | undefined>,
+        body: body.length > 0 ? body : undefined,
+        sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, ""),
+      });
+      const outcome = await invokeLogged(host, event, `${req.method} ${url.pathname}`);
+      if (outcome.kind === "error") return sendJson(res, 500, { message: "Internal Server Error" });
+      writeResult(res, outcome.result);
+    };
+    await new Promise<void>((resolveListen, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 3000, "127.0.0.1", () => resolveListen());
+    });
+    closers.push(
+      () =>
+        new Promise<void>((done) => {
+          server.close(() => done());
+          server.closeAllConnections();
+        }),
+    );
+    const gatewayUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    if (options.schedules !== false) {
+      const timers = new Set<NodeJS.Timeout>();
+      const start = new Date();
+      for (const host of hosts.values()) {
+        if (host.spec.trigger.kind !== "schedule") continue;
+        const schedule = parseSchedule(host.spec.trigger.expression, start);
+        const arm = (after: Date) => {
+          const at = schedule.next(after);
+          const timer = setTimeout(
+            () => {
+              timers.delete(timer);
+              void invokeLogged(host, scheduledEvent(host.spec.name, at), "scheduled");
+              arm(at);
+            },
+            Math.min(at.getTime() - Date.now(), 2 ** 31 - 1),
+          );
+          timers.add(timer);
+        };
+        arm(start);
+      }
+      closers.push(async () => {
+        for (const t of timers) clearTimeout(t);
+      });
+    }
+
+    const byName = new Map(provisioned.map((p) => [p.function, p]));
+    const info: RuntimeInfo = {
+      gatewayUrl,
+      flxbl,
+      functions: Object.fromEntries(
+        options.manifest.map((spec) => [
+          spec.name,
+          {
+            trigger: describeTrigger(spec),
+            scopes: spec.scopes,
+            secretName: secretName(spec.name),
+            ...(spec.trigger.kind === "http"
+              ? {
+                  signingSecrets: byName.get(spec.name)?.signingSecrets ?? [],
+                  url: `${gatewayUrl}${spec.trigger.path}`,
+                }
+              : {}),
+          },
+        ]),
+      ),
+    };
+    writeFileSync(join(dataDir, "runtime.json"), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+    return { info, provisioned, hosts, runJob, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** The emulator's admin key for this data folder: made once, kept beside its database. */
+function emulatorKey(dataDir: string): string {
+  const file = join(dataDir, "emulator-admin-key");
+  try {
+    const key = readFileSync(file, "utf8").trim();
+    if (key) return key;
+  } catch {
+    // First start: make one below.
+  }
+  const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  const pick = (n: number) =>
+    Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join("");
+  const key = `flxbl_${pick(8)}_${randomUUID().replaceAll("-", "")}`;
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json" }).end(text);
+}
+
+/** Maps a handler's result to HTTP as API Gateway's HTTP API (payload 2.0) does. */
+function writeResult(res: ServerResponse, result: unknown) {
+  const structured =
+    typeof result === "object" && result !== null && "statusCode" in result
+      ? (result as APIGatewayProxyStructuredResultV2)
+      : { statusCode: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(result ?? null) };
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(structured.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  if (structured.cookies?.length) headers["set-cookie"] = structured.cookies;
+  const body =
+    structured.body === undefined
+      ? undefined
+      : structured.isBase64Encoded
+        ? Buffer.from(structured.body, "base64")
+        : Buffer.from(structured.body, "utf8");
+  res.writeHead(structured.statusCode ?? 200, headers).end(body);
+}
+
+/** Lambda boilerplate a local reader does not need on every line. */
+const boilerplate = new Set([
+  "timestamp",
+  "service",
+  "cold_start",
+  "function_arn",
+  "function_memory_size",
+  "function_name",
+  "sampling_rate",
+  "xray_trace_id",
+]);
+
+/** A Powertools JSON line as `LEVEL message {the rest}`, request id shortened; other lines as they are. */
+function readable(line: string): string {
+  if (!line.startsWith("{")) return line;
+  try {
+    const { level, message, function_request_id: id, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    for (const key of boilerplate) delete rest[key];
+    const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
+    return `${String(level).padEnd(5)} ${typeof id === "string" ? `${id.slice(0, 8)} ` : ""}${String(message)}${extra}`;
+  } catch {
+    return line;
+  }
+}

@@ -296,6 +296,36 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
   return summary;
 }
 
+/**
+ * Calls `fn` again after transient FLXBL failures (429, 5xx, network) until it succeeds or the
+ * next wait would pass `stopAt`, waiting at least `Retry-After` and backing off: for a job's reads
+ * outside the sweep (which {@link runJob} already adapts), so throttling alone cannot fail a run.
+ * `fn` must be safe to repeat from the start (a read).
+ *
+ * @example
+ * ```ts
+ * const open = await retryTransient(() => loadOpenAlerts(alerts), { stopAt: deadline - margin, logger });
+ * ```
+ */
+export async function retryTransient<T>(
+  fn: () => Promise<T>,
+  options: { stopAt: number; logger?: Pick<Logger, "warn">; now?: () => number },
+): Promise<T> {
+  const now = options.now ?? Date.now;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof FlxblError) || !err.transient) throw err;
+      const hinted = "retryAfterMs" in err && typeof err.retryAfterMs === "number" ? err.retryAfterMs : 0;
+      const wait = Math.max(hinted, Math.min(5_000, 200 * 2 ** attempt));
+      if (now() + wait >= options.stopAt) throw err;
+      options.logger?.warn("job read failed; retrying", { error: describe(err), waitMs: wait });
+      await sleep(wait);
+    }
+  }
+}
+
 function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

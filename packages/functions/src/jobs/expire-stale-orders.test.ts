@@ -56,7 +56,9 @@ describe("expire-stale-orders against the emulator and dynalite", () => {
       })
     ).totalCount;
 
-  it("expires all 2,500 stale orders in one run with pages of 100, and no other order", async () => {
+  it("expires all 2,500 stale orders in one run with pages of 100, and no other order", {
+    timeout: 90_000,
+  }, async () => {
     const { h, handler } = await start(seed(2500, 40, 60));
     h.flxbl.resetStats();
 

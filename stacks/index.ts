@@ -1,10 +1,11 @@
 import type { FunctionSpec, JobSpec, WebhookSpec } from "@flxbl-lambda/core";
 import { Duration, SecretValue } from "aws-cdk-lib";
 import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
-import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { CfnRotationSchedule, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Queue } from "aws-cdk-lib/aws-sqs";
-import { Api, Cron, type StackContext, Table, use } from "sst/constructs";
+import { Api, Cron, Function, type StackContext, Table, use } from "sst/constructs";
 import { manifestFunction, pascal } from "./functions.js";
 
 /** Stage-level settings the stacks take from `sst.config.ts`. */
@@ -13,6 +14,13 @@ export interface StackSettings {
   flxblUrl?: string;
   /** HTTP API throttling for the webhook routes. @default { rate: 50, burst: 100 } */
   throttle?: { rate: number; burst: number };
+  /** Days between key rotations. @default 30 */
+  rotationDays?: number;
+  /**
+   * Seconds a superseded key keeps working after rotation; longer than the functions' secret
+   * cache TTL (300 s by default). @default 360
+   */
+  rotationGraceSeconds?: number;
 }
 
 /** The name of a function's secret: `<app>/<stage>/<function>`; the admin key's is `<app>/<stage>/admin`. */
@@ -35,8 +43,13 @@ const isJob = (spec: FunctionSpec): spec is JobSpec => spec.trigger.kind === "sc
  */
 export function createStacks(manifest: readonly FunctionSpec[], settings: StackSettings = {}) {
   const flxblUrl = settings.flxblUrl ?? "https://api.flxbl.dev/api/v1";
+  const rotationDays = settings.rotationDays ?? 30;
+  const rotationGraceSeconds = settings.rotationGraceSeconds ?? 360;
 
-  /** One Secrets Manager secret per function (its FLXBL key, and a webhook's signing secrets), plus the admin key's. */
+  /**
+   * One Secrets Manager secret per function (its FLXBL key, and a webhook's signing secrets), the
+   * admin key's secret, and the rotation function that renews every function key on a schedule.
+   */
   function Keys({ stack, app }: StackContext) {
     // A placeholder, not a secret: the loader reports "empty FLXBL API key" until `npm run keys -- provision` fills it.
     const placeholder = SecretValue.unsafePlainText(JSON.stringify({ apiKey: "", signingSecrets: [] }));
@@ -50,10 +63,57 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
     }
     const admin = new Secret(stack, "AdminSecret", {
       secretName: secretName(app, "admin"),
-      description: "FLXBL admin key for key provisioning; no request-serving function may read it",
+      description: "FLXBL admin key for key provisioning and rotation; read by the rotation function only",
       secretStringValue: placeholder,
     });
-    return { secrets, admin };
+
+    const rotation = new Function(stack, "RotateKey", {
+      handler: "packages/functions/src/rotation/rotate-key.handler",
+      description: "Rotates each function's FLXBL key (Secrets Manager rotation protocol)",
+      // finishSecret waits out the grace period before revoking the old key.
+      timeout: 900,
+      memorySize: 256,
+      environment: {
+        FLXBL_URL: flxblUrl,
+        ADMIN_SECRET_ARN: admin.secretArn,
+        ROTATION_GRACE_SECONDS: String(rotationGraceSeconds),
+      },
+    });
+    const functionSecretArns = Object.values(secrets).map((s) => s.secretArn);
+    if (functionSecretArns.length > 0) {
+      rotation.addToRolePolicy(
+        new PolicyStatement({
+          actions: [
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecretVersionStage",
+          ],
+          resources: functionSecretArns,
+        }),
+      );
+    }
+    rotation.addToRolePolicy(
+      new PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [admin.secretArn] }),
+    );
+    // The L1 schedule rather than secret.addRotationSchedule(): the L2 also grants
+    // secretsmanager:GetRandomPassword on "*", which the rotation does not use.
+    rotation.addPermission("SecretsManagerInvokes", {
+      principal: new ServicePrincipal("secretsmanager.amazonaws.com"),
+      action: "lambda:InvokeFunction",
+    });
+    const invoke = rotation.permissionsNode.findChild("SecretsManagerInvokes");
+    for (const spec of manifest) {
+      const schedule = new CfnRotationSchedule(stack, `${pascal(spec.name)}Rotation`, {
+        secretId: (secrets[spec.name] as Secret).secretArn,
+        rotationLambdaArn: rotation.functionArn,
+        rotationRules: { scheduleExpression: `rate(${rotationDays} days)` },
+        // The first deploy holds placeholders; rotation starts after `npm run keys -- provision`.
+        rotateImmediatelyOnUpdate: false,
+      });
+      schedule.node.addDependency(invoke);
+    }
+    return { secrets, admin, rotation };
   }
 
   /** The state table: idempotency records, locks and job checkpoints, expiring through `expiration`. */

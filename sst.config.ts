@@ -1,10 +1,10 @@
-import { manifest } from "@flxbl-lambda/functions";
+import { appName, manifest } from "@flxbl-lambda/functions";
 import type { SSTConfig } from "sst";
 import { createStacks } from "./stacks/index.js";
 
 export default {
   config() {
-    return { name: "flxbl-lambda", region: process.env.AWS_REGION ?? "us-east-1" };
+    return { name: appName, region: process.env.AWS_REGION ?? "us-east-1" };
   },
   stacks(app) {
     app.setDefaultFunctionProps({

@@ -1,5 +1,8 @@
 import { defineManifest, type JobSpec, type WebhookSpec } from "@flxbl-lambda/core";
 
+/** The SST app's name: stacks, secrets (`<app>/<stage>/<function>`) and key names start with it. */
+export const appName = "flxbl-lambda";
+
 /** `POST /webhooks/payments`: Stripe events move orders to paid / refunded. */
 export const paymentsWebhook = {
   name: "payments-webhook",

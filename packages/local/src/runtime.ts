@@ -8,6 +8,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { FunctionSpec } from "@flxbl-lambda/core";
 import { type Emulator, type SeedData, startEmulator } from "@flxbl-lambda/emulator";
+import { appName } from "@flxbl-lambda/functions";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
@@ -45,6 +46,8 @@ export interface RuntimeOptions {
 export interface RuntimeInfo {
   gatewayUrl: string;
   flxbl: { url: string; adminKey: string };
+  /** The local Secrets Manager endpoint (`AWS_ENDPOINT_URL_SECRETS_MANAGER` for tools). */
+  secretsManagerUrl: string;
   functions: Record<
     string,
     { trigger: string; scopes: readonly string[]; secretName: string; signingSecrets?: string[]; url?: string }
@@ -61,7 +64,6 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-const appName = "flxbl-lambda";
 const stage = "local";
 const describeTrigger = (spec: FunctionSpec) =>
   spec.trigger.kind === "http" ? `${spec.trigger.method} ${spec.trigger.path}` : spec.trigger.expression;
@@ -261,6 +263,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const info: RuntimeInfo = {
       gatewayUrl,
       flxbl,
+      secretsManagerUrl: secretsManager.url,
       functions: Object.fromEntries(
         options.manifest.map((spec) => [
           spec.name,

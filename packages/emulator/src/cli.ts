@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { RateLimit } from "./options.js";
@@ -30,14 +30,16 @@ function parseRateLimit(value: string | undefined): RateLimit | null {
 }
 
 async function main(): Promise<void> {
+  // The same .env as npm start, so FLXBL_EMULATOR_PORT and FLXBL_ADMIN_KEY apply here too.
+  if (existsSync(".env")) process.loadEnvFile(".env");
   const { values } = parseArgs({
     options: {
-      port: { type: "string", default: process.env.FLXBL_EMULATOR_PORT ?? "4010" },
+      port: { type: "string", default: process.env.FLXBL_EMULATOR_PORT || "4010" },
       host: { type: "string", default: "127.0.0.1" },
       schema: { type: "string", default: "packages/functions/flxbl/schema.json" },
       seed: { type: "string" },
       db: { type: "string", default: ".flxbl-local/emulator.db" },
-      "admin-key": { type: "string", default: process.env.FLXBL_ADMIN_KEY },
+      "admin-key": { type: "string", default: process.env.FLXBL_ADMIN_KEY || undefined },
       "admin-key-file": { type: "string", default: ".flxbl-local/emulator-admin-key" },
       "rate-limit": { type: "string" },
       "no-retry-after": { type: "boolean", default: false },

@@ -1,61 +1,55 @@
 import { ClientError } from "@flxbl-lambda/core";
-import { z } from "zod";
+import { z } from "zod/mini";
 
 /**
  * The webhook payloads this app accepts: a public contract, documented in this package's README.
  * One schema per event type; each is checked after the signature.
  */
 
-const metadataWithOrder = z.object({ orderId: z.string().min(1, "metadata.orderId is required") }).passthrough();
+const metadataWithOrder = z.looseObject({ orderId: z.string().check(z.minLength(1, "metadata.orderId is required")) });
+const id = () => z.string().check(z.minLength(1));
+const count = () => z.int().check(z.nonnegative());
+const currency = () => z.string().check(z.minLength(3));
 
 /** A Stripe PaymentIntent, as in `payment_intent.succeeded` / `payment_intent.payment_failed`. */
-export const paymentIntentSchema = z
-  .object({
-    id: z.string().min(1),
-    object: z.literal("payment_intent"),
-    amount: z.number().int().nonnegative(),
-    currency: z.string().min(3),
-    metadata: metadataWithOrder,
-    last_payment_error: z
-      .object({ message: z.string().optional(), code: z.string().optional() })
-      .passthrough()
-      .nullish(),
-  })
-  .passthrough();
+export const paymentIntentSchema = z.looseObject({
+  id: id(),
+  object: z.literal("payment_intent"),
+  amount: count(),
+  currency: currency(),
+  metadata: metadataWithOrder,
+  last_payment_error: z.nullish(z.looseObject({ message: z.optional(z.string()), code: z.optional(z.string()) })),
+});
 
 /** A Stripe Charge, as in `charge.refunded`. */
-export const chargeSchema = z
-  .object({
-    id: z.string().min(1),
-    object: z.literal("charge"),
-    amount: z.number().int().nonnegative(),
-    amount_refunded: z.number().int().nonnegative(),
-    currency: z.string().min(3),
-    refunded: z.boolean(),
-    payment_intent: z.string().nullish(),
-    metadata: metadataWithOrder,
-  })
-  .passthrough();
+export const chargeSchema = z.looseObject({
+  id: id(),
+  object: z.literal("charge"),
+  amount: count(),
+  amount_refunded: count(),
+  currency: currency(),
+  refunded: z.boolean(),
+  payment_intent: z.nullish(z.string()),
+  metadata: metadataWithOrder,
+});
 
 /** A Stripe event object: `{id, object:"event", type, created, data:{object}}`. */
-export const stripeEventSchema = z
-  .object({
-    id: z.string().min(1),
-    object: z.literal("event"),
-    type: z.string().min(1),
-    created: z.number().int().positive(),
-    data: z.object({ object: z.record(z.string(), z.unknown()) }).passthrough(),
-  })
-  .passthrough();
+export const stripeEventSchema = z.looseObject({
+  id: id(),
+  object: z.literal("event"),
+  type: id(),
+  created: z.int().check(z.positive()),
+  data: z.looseObject({ object: z.record(z.string(), z.unknown()) }),
+});
 
 /** `inventory.updated`: the absolute stock of a SKU at the sender's version `version`. */
 export const inventoryUpdatedSchema = z.object({
   type: z.literal("inventory.updated"),
   timestamp: z.iso.datetime({ offset: true }),
   data: z.object({
-    sku: z.string().min(1).max(255),
-    quantity: z.number().int().nonnegative(),
-    version: z.number().int().nonnegative(),
+    sku: z.string().check(z.minLength(1), z.maxLength(255)),
+    quantity: count(),
+    version: count(),
   }),
 });
 
@@ -65,7 +59,7 @@ export type Charge = z.infer<typeof chargeSchema>;
 export type InventoryUpdated = z.infer<typeof inventoryUpdatedSchema>;
 
 /** Parses with `schema` or throws a 400 {@link ClientError} listing each problem by path. */
-export function parsePayload<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+export function parsePayload<T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);

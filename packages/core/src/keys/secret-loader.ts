@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { z } from "zod";
+import { z } from "zod/mini";
 import type { ApiKeySource } from "../flxbl/client.js";
 
 /**
@@ -49,8 +49,8 @@ export class SecretUnavailableError extends SecretError {
 }
 
 const secretJson = z.object({
-  apiKey: z.string().optional(),
-  signingSecrets: z.array(z.string().min(1)).optional(),
+  apiKey: z.optional(z.string()),
+  signingSecrets: z.optional(z.array(z.string().check(z.minLength(1)))),
 });
 
 /** Parses a secret value: JSON `{apiKey, signingSecrets?}` or a bare key string. */

@@ -1,12 +1,12 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { createLogger, FlxblAdmin, type RotationEvent, rotateStep, SecretLoader } from "@flxbl-lambda/core";
-import { z } from "zod";
+import { z } from "zod/mini";
 
 const env = z
   .object({
     FLXBL_URL: z.url(),
-    ADMIN_SECRET_ARN: z.string().min(1),
-    ROTATION_GRACE_SECONDS: z.coerce.number().int().nonnegative().default(360),
+    ADMIN_SECRET_ARN: z.string().check(z.minLength(1)),
+    ROTATION_GRACE_SECONDS: z._default(z.pipe(z.coerce.number(), z.int().check(z.nonnegative())), 360),
   })
   .parse(process.env);
 

@@ -6,5 +6,7 @@ export default defineConfig({
     // Integration tests start real servers on loopback; give them room on a 2-core machine.
     testTimeout: 20_000,
     hookTimeout: 30_000,
+    // node:sqlite (the emulator's store) warns that it is experimental on every import.
+    execArgv: ["--disable-warning=ExperimentalWarning"],
   },
 });

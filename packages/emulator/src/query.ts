@@ -205,7 +205,8 @@ export function parseDirection(value: unknown): Direction {
 
 /**
  * Sorts records by one field, nulls last, with `id` breaking ties so paging is stable.
- * No `orderBy` means creation order.
+ * No `orderBy` means creation order (`createdAt`, then insertion order for records created in
+ * the same millisecond).
  */
 export function sortRecords(
   entity: EntityDef,
@@ -214,7 +215,8 @@ export function sortRecords(
   direction: Direction,
 ): StoredRecord[] {
   let field = "createdAt";
-  if (orderBy !== undefined && orderBy !== null) {
+  const explicit = orderBy !== undefined && orderBy !== null;
+  if (explicit) {
     if (typeof orderBy !== "string") throw new QueryError("orderBy must be one field name");
     field = orderBy;
   }
@@ -228,6 +230,8 @@ export function sortRecords(
     } else if (a.k !== b.k) {
       return a.k < b.k ? -sign : sign;
     }
+    // Without an orderBy, ties keep creation order (the sort is stable); with one, `id` breaks them.
+    if (!explicit) return 0;
     return a.r.id < b.r.id ? -1 : a.r.id > b.r.id ? 1 : 0;
   });
   return keyed.map((x) => x.r);

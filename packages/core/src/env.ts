@@ -8,7 +8,18 @@ const functionEnvSchema = z.object({
   FLXBL_SECRET_TTL_SECONDS: z.optional(z.pipe(z.coerce.number(), z.int().check(z.positive()))),
 });
 
-/** The environment every function gets from its stack (and from `npm start`). Nothing in it is secret. */
+/**
+ * The environment every function gets from its stack (and from `npm start`). Nothing in it is secret.
+ *
+ * @example
+ * ```ts
+ * const env: FunctionEnv = {
+ *   FLXBL_URL: "https://api.flxbl.dev/api/v1",
+ *   FLXBL_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:flxbl-lambda/prod/payments-webhook",
+ *   STATE_TABLE_NAME: "flxbl-lambda-state",
+ * };
+ * ```
+ */
 export type FunctionEnv = z.infer<typeof functionEnvSchema>;
 
 /**

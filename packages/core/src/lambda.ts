@@ -13,24 +13,53 @@ import { httpErrors } from "./middleware/http-errors.js";
 import { webhookIdempotency } from "./middleware/idempotency.js";
 import { type VerifiedWebhook, webhook } from "./middleware/webhook.js";
 
-/** middy's early timeout in {@link flxblHandler}: the time kept to answer before Lambda's deadline. */
+/**
+ * middy's early timeout in {@link flxblHandler}: the time kept to answer before Lambda's deadline.
+ *
+ * @example
+ * ```ts
+ * export const handler = flxblHandler({ spec, env, timeoutEarlyInMillis: 2 * defaultTimeoutEarlyMs }, work);
+ * ```
+ */
 export const defaultTimeoutEarlyMs = 1000;
 
-/** The context a handler made with {@link flxblHandler} receives. */
+/**
+ * The context a handler made with {@link flxblHandler} receives.
+ *
+ * @example
+ * ```ts
+ * async function work(_event: unknown, context: HandlerContext) {
+ *   context.logger.info("sweeping pending orders");
+ *   return context.flxbl.entity<Order>("Order").query({ where: { status: "pending" }, limit: 10 });
+ * }
+ * ```
+ */
 export interface HandlerContext extends FlxblContext {
   logger: Logger;
 }
 
-/** Options of {@link flxblHandler}. */
+/**
+ * Options of {@link flxblHandler}.
+ *
+ * @example
+ * ```ts
+ * const options: FlxblHandlerOptions = { spec: expireStaleOrders, env: readFunctionEnv(process.env) };
+ * export const handler = flxblHandler(options, work);
+ * ```
+ */
 export interface FlxblHandlerOptions {
   /** The function's manifest entry (its name and scopes are used). */
   spec: { name: string; scopes: readonly string[] };
+  /** The function's environment, from `readFunctionEnv(process.env)`. */
   env: FunctionEnv;
   /** @default a redacting Powertools Logger named after the function */
   logger?: Logger;
   /** Lambda time kept back for answering when the handler overruns. @default 1000 */
   timeoutEarlyInMillis?: number;
-  /** Overrides for tests: a secret loader, client options. */
+  /**
+   * Overrides for tests: a secret loader, client options.
+   * @default the shared {@link secretLoader} of `env.FLXBL_SECRET_ARN` (TTL `FLXBL_SECRET_TTL_SECONDS`)
+   */
   secrets?: SecretLoader;
   client?: Pick<FlxblClientOptions, "retry" | "safetyMarginMs" | "attemptTimeoutMs" | "fetch" | "random">;
 }
@@ -45,7 +74,8 @@ export interface FlxblHandlerOptions {
  *
  * @example
  * ```ts
- * export const handler = flxblHandler({ spec, env: readFunctionEnv(process.env) }, async (event, context) => {
+ * const env = readFunctionEnv(process.env);
+ * export const handler = flxblHandler({ spec, env }, async (event: { orderId: string }, context) => {
  *   const order = await context.flxbl.entity<Order>("Order").get(event.orderId);
  *   return { status: order.status };
  * });
@@ -81,12 +111,30 @@ export function flxblHandler<TEvent, TResult>(
     );
 }
 
-/** The context a handler made with {@link webhookHandler} receives. */
+/**
+ * The context a handler made with {@link webhookHandler} receives.
+ *
+ * @example
+ * ```ts
+ * export const handler = webhookHandler({ spec, env }, async (_event, context: WebhookHandlerContext) => {
+ *   context.logger.info("event received", { id: context.webhook.id, type: context.webhook.type });
+ *   return { statusCode: 200, body: "{}" };
+ * });
+ * ```
+ */
 export interface WebhookHandlerContext extends HandlerContext {
   webhook: VerifiedWebhook;
 }
 
-/** Options of {@link webhookHandler}: those of {@link flxblHandler} plus the webhook's. */
+/**
+ * Options of {@link webhookHandler}: those of {@link flxblHandler} plus the webhook's.
+ *
+ * @example
+ * ```ts
+ * const options: WebhookHandlerOptions = { spec: paymentsWebhook, env, maxBodyBytes: 64 * 1024 };
+ * export const handler = webhookHandler(options, applyPayment);
+ * ```
+ */
 export interface WebhookHandlerOptions extends FlxblHandlerOptions {
   spec: { name: string; scopes: readonly string[]; signature: SignatureScheme };
   /** @default 262144 (256 KiB) */

@@ -1,19 +1,40 @@
 import { isScope, type Scope } from "./flxbl/scopes.js";
 
-/** An API Gateway HTTP API route: `POST /webhooks/payments`. */
+/**
+ * An API Gateway HTTP API route: `POST /webhooks/payments`.
+ *
+ * @example
+ * ```ts
+ * const trigger: HttpTrigger = { kind: "http", method: "POST", path: "/webhooks/payments" };
+ * ```
+ */
 export interface HttpTrigger {
   kind: "http";
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   path: `/${string}`;
 }
 
-/** An EventBridge schedule in its own syntax: `rate(15 minutes)` or `cron(0 6 * * ? *)` (UTC). */
+/**
+ * An EventBridge schedule in its own syntax: `rate(15 minutes)` or `cron(0 6 * * ? *)` (UTC).
+ *
+ * @example
+ * ```ts
+ * const daily: ScheduleTrigger = { kind: "schedule", expression: "cron(0 6 * * ? *)" };
+ * ```
+ */
 export interface ScheduleTrigger {
   kind: "schedule";
   expression: `rate(${string})` | `cron(${string})`;
 }
 
-/** How a webhook's sender signs its requests. */
+/**
+ * How a webhook's sender signs its requests.
+ *
+ * @example
+ * ```ts
+ * const scheme: SignatureScheme = "standard-webhooks";
+ * ```
+ */
 export type SignatureScheme = "stripe" | "standard-webhooks";
 
 interface BaseSpec {
@@ -32,13 +53,40 @@ interface BaseSpec {
   description?: string;
 }
 
-/** A webhook: an HTTP route whose requests are signed by `signature`. */
+/**
+ * A webhook: an HTTP route whose requests are signed by `signature`.
+ *
+ * @example
+ * ```ts
+ * const paymentsWebhook: WebhookSpec = {
+ *   name: "payments-webhook",
+ *   handler: "packages/functions/src/webhooks/payments.handler",
+ *   trigger: { kind: "http", method: "POST", path: "/webhooks/payments" },
+ *   signature: "stripe",
+ *   scopes: ["entity:Order:read", "entity:Order:update"],
+ *   timeoutSeconds: 10,
+ * };
+ * ```
+ */
 export interface WebhookSpec extends BaseSpec {
   trigger: HttpTrigger;
   signature: SignatureScheme;
 }
 
-/** A scheduled job. */
+/**
+ * A scheduled job.
+ *
+ * @example
+ * ```ts
+ * const lowStockAlerts: JobSpec = {
+ *   name: "low-stock-alerts",
+ *   handler: "packages/functions/src/jobs/low-stock-alerts.handler",
+ *   trigger: { kind: "schedule", expression: "cron(0 6 * * ? *)" },
+ *   scopes: ["entity:Product:read", "entity:StockAlert:read", "entity:StockAlert:create"],
+ *   timeoutSeconds: 300,
+ * };
+ * ```
+ */
 export interface JobSpec extends BaseSpec {
   trigger: ScheduleTrigger;
 }

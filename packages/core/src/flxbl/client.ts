@@ -22,16 +22,38 @@ import type { CallOptions, Edge, FlxblRecord, ListPage, PageOptions, QueryOption
 /**
  * Where the client gets its API key. `refresh` is called once when FLXBL answers 401 with
  * `rejectedKey`, so a rotated key is picked up without failing the call.
+ *
+ * @example
+ * ```ts
+ * const fixed: ApiKeySource = { get: async () => localKey };
+ * const rotating: ApiKeySource = secretLoader({ secretId: env.FLXBL_SECRET_ARN }).apiKeySource();
+ * ```
  */
 export interface ApiKeySource {
   get(): Promise<string>;
   refresh?(rejectedKey: string): Promise<string>;
 }
 
-/** What the client logs with: retries and refreshes, never the key. A Powertools Logger. */
+/**
+ * What the client logs with: retries and refreshes, never the key. A Powertools Logger.
+ *
+ * @example
+ * ```ts
+ * const logger: ClientLogger = createLogger({ serviceName: "expire-stale-orders" });
+ * const flxbl = createFlxblClient({ baseUrl: env.FLXBL_URL, apiKey, logger });
+ * ```
+ */
 export type ClientLogger = Pick<Logger, "debug" | "warn">;
 
-/** Retry policy for transient failures (429, 5xx, network). */
+/**
+ * Retry policy for transient failures (429, 5xx, network).
+ *
+ * @example
+ * ```ts
+ * const retry: RetryOptions = { attempts: 3, maxDelayMs: 2000 };
+ * const flxbl = createFlxblClient({ baseUrl: env.FLXBL_URL, apiKey, retry });
+ * ```
+ */
 export interface RetryOptions {
   /** Attempts in all, the first included. @default 4 */
   attempts?: number;
@@ -41,7 +63,20 @@ export interface RetryOptions {
   maxDelayMs?: number;
 }
 
-/** How to build a client. Only `baseUrl` and `apiKey` are required. */
+/**
+ * How to build a client. Only `baseUrl` and `apiKey` are required.
+ *
+ * @example
+ * ```ts
+ * const options: FlxblClientOptions = {
+ *   baseUrl: env.FLXBL_URL,
+ *   apiKey: secretLoader({ secretId: env.FLXBL_SECRET_ARN }).apiKeySource(),
+ *   scopes: ["entity:Order:read"],
+ *   retry: { attempts: 3 },
+ * };
+ * const flxbl = createFlxblClient(options);
+ * ```
+ */
 export interface FlxblClientOptions {
   /** FLXBL's API base, e.g. `https://api.flxbl.dev/api/v1` (the `FLXBL_URL` of a function). */
   baseUrl: string;
@@ -54,6 +89,7 @@ export interface FlxblClientOptions {
   scopes?: readonly string[];
   /** @default globalThis.fetch (undici: pooled keep-alive connections, reused across warm invocations) */
   fetch?: typeof fetch;
+  /** Retries of transient failures; each field has its own default (see {@link RetryOptions}). */
   retry?: RetryOptions;
   /**
    * Epoch milliseconds by which every call must be over, e.g. the Lambda deadline. Calls and
@@ -67,6 +103,7 @@ export interface FlxblClientOptions {
   attemptTimeoutMs?: number;
   /** Aborts every call of this client (e.g. middy's timeout signal). */
   signal?: AbortSignal;
+  /** Where retries and key refreshes are logged. @default undefined (no logging) */
   logger?: ClientLogger;
   /** Random source in [0, 1) for jitter (tests pin it). @default Math.random */
   random?: () => number;
@@ -170,6 +207,16 @@ export function createFlxblClient(options: FlxblClientOptions): FlxblClient {
   return new FlxblClient(options);
 }
 
+/**
+ * The FLXBL client: key source, options and connections shared by every entity it hands out.
+ * Made by {@link createFlxblClient}; a handler's `context.flxbl` is one bound to the invocation.
+ *
+ * @example
+ * ```ts
+ * const flxbl: FlxblClient = createFlxblClient({ baseUrl: env.FLXBL_URL, apiKey: loader.apiKeySource() });
+ * const order = await flxbl.entity<Order>("Order").get(orderId);
+ * ```
+ */
 export class FlxblClient {
   readonly #options: FlxblClientOptions;
   readonly #base: string;
@@ -553,7 +600,17 @@ export class EntityClient<T extends object> {
   }
 }
 
-/** One relationship type's edges, seen from the source entity. */
+/**
+ * One relationship type's edges, seen from the source entity. Made by {@link EntityClient.relationship}.
+ *
+ * @example
+ * ```ts
+ * const contains = flxbl.entity<Order>("Order").relationship<Product, { quantity: number }>("CONTAINS");
+ * await contains.link(orderId, productId, { quantity: 2 });
+ * const { edges } = await contains.list(orderId);
+ * for (const edge of edges) console.log(edge.target.sku, edge.properties.quantity);
+ * ```
+ */
 export class RelationshipClient<Target extends object, Props extends object> {
   readonly #client: FlxblClient;
   readonly #entityPath: string;

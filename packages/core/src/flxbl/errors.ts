@@ -1,4 +1,11 @@
-/** A per-field problem FLXBL reports with a 400/422. */
+/**
+ * A per-field problem FLXBL reports with a 400/422, on {@link FlxblValidationError.fieldErrors}.
+ *
+ * @example
+ * ```ts
+ * const problem: FieldError = { field: "total", message: "must be a number", expectedType: "number", actualValue: "12" };
+ * ```
+ */
 export interface FieldError {
   field: string;
   message: string;
@@ -6,7 +13,14 @@ export interface FieldError {
   actualValue?: unknown;
 }
 
-/** Where a failed call went: method, path (no host, no query values that could hold data). */
+/**
+ * Where a failed call went: method, path (no host, no query values that could hold data).
+ *
+ * @example
+ * ```ts
+ * const site: CallSite = { method: "PATCH", path: "/dynamic/Order/ord_1" };
+ * ```
+ */
 export interface CallSite {
   method: string;
   path: string;
@@ -15,6 +29,16 @@ export interface CallSite {
 /**
  * Base of every error the FLXBL client throws. Carries the method, the path and, when FLXBL
  * answered, the status and FLXBL's own message. Never the API key.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await orders.update(orderId, { status: "paid" });
+ * } catch (err) {
+ *   if (err instanceof FlxblError) logger.warn("FLXBL call failed", { path: err.path, status: err.status, transient: err.transient });
+ *   throw err;
+ * }
+ * ```
  */
 export class FlxblError extends Error {
   override name = "FlxblError";
@@ -43,22 +67,65 @@ export class FlxblError extends Error {
   }
 }
 
-/** 401: the key is missing, unknown, revoked or expired. */
+/**
+ * 401: the key is missing, unknown, revoked or expired.
+ *
+ * @example
+ * ```ts
+ * await orders.get(orderId).catch((err) => {
+ *   // Refused even after the key source's refresh (when it has one): re-provision the function's key.
+ *   if (err instanceof FlxblAuthError) logger.error("FLXBL refused the API key", { path: err.path });
+ *   throw err;
+ * });
+ * ```
+ */
 export class FlxblAuthError extends FlxblError {
   override name = "FlxblAuthError";
 }
 
-/** 403: the key is valid but no scope covers the request. */
+/**
+ * 403: the key is valid but no scope covers the request.
+ *
+ * @example
+ * ```ts
+ * await orders.update(orderId, { status: "paid" }).catch((err) => {
+ *   // The manifest declares the scope (or FlxblScopeError would have stopped the call), the key lacks it.
+ *   if (err instanceof FlxblForbiddenError) logger.error("key lacks a scope; re-provision it", { path: err.path });
+ *   throw err;
+ * });
+ * ```
+ */
 export class FlxblForbiddenError extends FlxblError {
   override name = "FlxblForbiddenError";
 }
 
-/** 404: the entity type, record or relationship does not exist. */
+/**
+ * 404: the entity type, record or relationship does not exist. `EntityClient.find` answers
+ * `undefined` instead.
+ *
+ * @example
+ * ```ts
+ * const order = await orders.get(orderId).catch((err) => {
+ *   if (err instanceof FlxblNotFoundError) throw new ClientError(404, `order ${orderId} does not exist`);
+ *   throw err;
+ * });
+ * ```
+ */
 export class FlxblNotFoundError extends FlxblError {
   override name = "FlxblNotFoundError";
 }
 
-/** 400/422: FLXBL refused the request body or query; `fieldErrors` says which fields. */
+/**
+ * 400/422: FLXBL refused the request body or query; `fieldErrors` says which fields.
+ *
+ * @example
+ * ```ts
+ * await orders.create(draft).catch((err) => {
+ *   if (err instanceof FlxblValidationError) logger.warn("order rejected", { fields: err.fieldErrors.map((f) => f.field) });
+ *   throw err;
+ * });
+ * ```
+ */
 export class FlxblValidationError extends FlxblError {
   override name = "FlxblValidationError";
   readonly fieldErrors: FieldError[];
@@ -72,12 +139,30 @@ export class FlxblValidationError extends FlxblError {
   }
 }
 
-/** 409: the write conflicts with existing data. */
+/**
+ * 409: the write conflicts with existing data.
+ *
+ * @example
+ * ```ts
+ * await products.create(draft).catch((err) => {
+ *   if (err instanceof FlxblConflictError) logger.warn("product already exists", { reason: err.flxblMessage });
+ *   throw err;
+ * });
+ * ```
+ */
 export class FlxblConflictError extends FlxblError {
   override name = "FlxblConflictError";
 }
 
-/** 429: throttled. `retryAfterMs` is FLXBL's `Retry-After` when it sent one. */
+/**
+ * 429: throttled. `retryAfterMs` is FLXBL's `Retry-After` when it sent one. Thrown once the
+ * client's own retries are spent.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof FlxblRateLimitError) pauseUntil = Date.now() + (err.retryAfterMs ?? 1000);
+ * ```
+ */
 export class FlxblRateLimitError extends FlxblError {
   override name = "FlxblRateLimitError";
   readonly retryAfterMs: number | undefined;
@@ -94,7 +179,16 @@ export class FlxblRateLimitError extends FlxblError {
   }
 }
 
-/** 5xx: FLXBL (or something in front of it) failed. `retryAfterMs` when a 503 said so. */
+/**
+ * 5xx: FLXBL (or something in front of it) failed. `retryAfterMs` when a 503 said so.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof FlxblServerError) {
+ *   throw new RetryLaterError("FLXBL is failing", Math.ceil((err.retryAfterMs ?? 5000) / 1000), { cause: err });
+ * }
+ * ```
+ */
 export class FlxblServerError extends FlxblError {
   override name = "FlxblServerError";
   readonly retryAfterMs: number | undefined;
@@ -111,7 +205,21 @@ export class FlxblServerError extends FlxblError {
   }
 }
 
-/** The request failed below HTTP (refused, reset, DNS). `outcomeUnknown` when it may have been applied. */
+/**
+ * The request failed below HTTP (refused, reset, DNS). `outcomeUnknown` when it may have been applied.
+ *
+ * @example
+ * ```ts
+ * const created = await orders.create(draft).catch(async (err) => {
+ *   // The create may have landed: look for it before sending it again.
+ *   if (err instanceof FlxblNetworkError && err.outcomeUnknown) {
+ *     const [found] = await orders.query({ where: { number: draft.number }, limit: 1 });
+ *     if (found) return found;
+ *   }
+ *   throw err;
+ * });
+ * ```
+ */
 export class FlxblNetworkError extends FlxblError {
   override name = "FlxblNetworkError";
   readonly outcomeUnknown: boolean;
@@ -128,6 +236,14 @@ export class FlxblNetworkError extends FlxblError {
  * The call ran out of time: the Lambda deadline (minus the safety margin) left no room for the
  * request or for the next retry, or the caller's abort signal fired. `cause` is the last
  * failure when there was one.
+ *
+ * @example
+ * ```ts
+ * await orders.get(orderId, { signal: AbortSignal.timeout(2000) }).catch((err) => {
+ *   if (err instanceof FlxblTimeoutError) logger.warn("FLXBL did not answer in time", { outcomeUnknown: err.outcomeUnknown });
+ *   throw err;
+ * });
+ * ```
  */
 export class FlxblTimeoutError extends FlxblError {
   override name = "FlxblTimeoutError";
@@ -151,6 +267,12 @@ export class FlxblTimeoutError extends FlxblError {
 /**
  * The function's declared scopes do not cover this call, so it was not sent: add the scope
  * to the function's manifest entry (and its key) or drop the call.
+ *
+ * @example
+ * ```ts
+ * const flxbl = createFlxblClient({ baseUrl, apiKey, scopes: ["entity:Order:read"] });
+ * await flxbl.entity<Order>("Order").delete(orderId); // throws FlxblScopeError, missingScope "entity:Order:delete"
+ * ```
  */
 export class FlxblScopeError extends FlxblError {
   override name = "FlxblScopeError";
@@ -164,7 +286,16 @@ export class FlxblScopeError extends FlxblError {
   }
 }
 
-/** FLXBL answered 2xx with a body the client cannot read (not JSON, or the wrong shape). */
+/**
+ * FLXBL answered 2xx with a body the client cannot read (not JSON, or the wrong shape), or
+ * with a status the client has no error for (a 3xx, a 405).
+ *
+ * @example
+ * ```ts
+ * // A proxy answering 200 with an HTML page:
+ * await orders.get("ord_1"); // throws FlxblResponseError: FLXBL GET /dynamic/Order/ord_1 200 answered with a body that is not JSON
+ * ```
+ */
 export class FlxblResponseError extends FlxblError {
   override name = "FlxblResponseError";
 }

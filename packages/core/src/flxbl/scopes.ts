@@ -1,4 +1,12 @@
-/** An operation on the Dynamic API, as scopes name it. Reading includes querying. */
+/**
+ * An operation on the Dynamic API, as scopes name it. Reading includes querying.
+ *
+ * @example
+ * ```ts
+ * const op: Operation = "update";
+ * const scope: Scope = `entity:Order:${op}`;
+ * ```
+ */
 export type Operation = "create" | "read" | "update" | "delete";
 
 /**
@@ -26,7 +34,15 @@ export function isScope(value: unknown): value is Scope {
   return typeof value === "string" && scopePattern.test(value);
 }
 
-/** What one request needs: `{ kind: "entity", name: "Order", op: "update" }`. */
+/**
+ * What one request needs: `{ kind: "entity", name: "Order", op: "update" }`.
+ *
+ * @example
+ * ```ts
+ * const need: ScopeNeed = { kind: "relationship", name: "CONTAINS", op: "create" };
+ * grants(["relationship:*:create"], need); // true
+ * ```
+ */
 export interface ScopeNeed {
   kind: "entity" | "relationship";
   name: string;
@@ -51,7 +67,14 @@ export function grants(scopes: readonly string[], need: ScopeNeed): boolean {
   });
 }
 
-/** Renders a need as the scope that would grant it exactly: `entity:Order:update`. */
+/**
+ * Renders a need as the scope that would grant it exactly: `entity:Order:update`.
+ *
+ * @example
+ * ```ts
+ * scopeFor({ kind: "entity", name: "Order", op: "update" }); // "entity:Order:update"
+ * ```
+ */
 export function scopeFor(need: ScopeNeed): Scope {
   return `${need.kind}:${need.name}:${need.op}` as Scope;
 }

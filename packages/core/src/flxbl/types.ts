@@ -1,16 +1,39 @@
-/** Fields FLXBL sets on every record. */
+/**
+ * Fields FLXBL sets on every record.
+ *
+ * @example
+ * ```ts
+ * const { id, createdAt, updatedAt }: SystemFields = await orders.get(orderId);
+ * ```
+ */
 export interface SystemFields {
   id: string;
   createdAt: string;
   updatedAt: string;
 }
 
-/** A record as FLXBL returns it: the entity's fields plus `id`, `createdAt`, `updatedAt`. */
+/**
+ * A record as FLXBL returns it: the entity's fields plus `id`, `createdAt`, `updatedAt`.
+ *
+ * @example
+ * ```ts
+ * const order: FlxblRecord<Order> = await orders.get(orderId);
+ * if (order.status === "pending") console.log(order.id, order.createdAt);
+ * ```
+ */
 export type FlxblRecord<T> = T & SystemFields;
 
 type ElementOf<V> = V extends readonly (infer E)[] ? E : never;
 
-/** Operators on one field, typed by the field's value type. */
+/**
+ * Operators on one field, typed by the field's value type.
+ *
+ * @example
+ * ```ts
+ * const january: FieldOperators<string> = { $gte: "2025-01-01T00:00:00Z", $lt: "2025-02-01T00:00:00Z" };
+ * const onSale: FieldOperators<string[]> = { $contains: "sale" };
+ * ```
+ */
 export interface FieldOperators<V> {
   $eq?: V | null;
   $neq?: V | null;
@@ -24,7 +47,15 @@ export interface FieldOperators<V> {
   $contains?: V extends readonly unknown[] ? ElementOf<V> : V extends string ? string : never;
 }
 
-/** One field's condition: a bare value means equality. */
+/**
+ * One field's condition: a bare value means equality.
+ *
+ * @example
+ * ```ts
+ * const paid: FieldCondition<OrderStatus> = "paid";
+ * const open: FieldCondition<OrderStatus> = { $in: ["pending", "paid"] };
+ * ```
+ */
 export type FieldCondition<V> = V | null | FieldOperators<V>;
 
 /**
@@ -43,7 +74,15 @@ export type Where<T> = {
   $or?: Where<T>[];
 };
 
-/** Sorting and paging of a list or query. One `orderBy` field, as FLXBL allows. */
+/**
+ * Sorting and paging of a list or query. One `orderBy` field, as FLXBL allows.
+ *
+ * @example
+ * ```ts
+ * const newestFirst: PageOptions<Order> = { orderBy: "createdAt", orderDirection: "DESC", limit: 20 };
+ * const { data } = await orders.list(newestFirst);
+ * ```
+ */
 export interface PageOptions<T> {
   orderBy?: Extract<keyof (T & SystemFields), string>;
   orderDirection?: "ASC" | "DESC";
@@ -51,18 +90,42 @@ export interface PageOptions<T> {
   offset?: number;
 }
 
-/** A query: `where` plus sorting and paging. */
+/**
+ * A query: `where` plus sorting and paging.
+ *
+ * @example
+ * ```ts
+ * const query: QueryOptions<Order> = { where: { status: "pending" }, orderBy: "createdAt", limit: 50 };
+ * const pending = await orders.query(query);
+ * ```
+ */
 export interface QueryOptions<T> extends PageOptions<T> {
   where?: Where<T>;
 }
 
-/** One page of `list`: `total` when FLXBL's list envelope reported it. */
+/**
+ * One page of `list`: `total` when FLXBL's list envelope reported it.
+ *
+ * @example
+ * ```ts
+ * const page: ListPage<Order> = await orders.list({ limit: 20 });
+ * console.log(`${page.data.length} of ${page.total ?? "unknown"}`);
+ * ```
+ */
 export interface ListPage<T> {
   data: FlxblRecord<T>[];
   total: number | undefined;
 }
 
-/** A relationship edge seen from one record: the record at the other end and the edge's properties. */
+/**
+ * A relationship edge seen from one record: the record at the other end and the edge's properties.
+ *
+ * @example
+ * ```ts
+ * const { edges } = await orders.relationship<Product, { quantity: number }>("CONTAINS").list(orderId);
+ * const lines = edges.map((edge: Edge<Product, { quantity: number }>) => `${edge.target.sku} x${edge.properties.quantity}`);
+ * ```
+ */
 export interface Edge<Target, Props = Record<string, unknown>> {
   type: string;
   /** `out` when the record is the edge's source, `in` when it is the target. */
@@ -71,7 +134,14 @@ export interface Edge<Target, Props = Record<string, unknown>> {
   target: FlxblRecord<Target>;
 }
 
-/** Options every call takes. */
+/**
+ * Options every call takes.
+ *
+ * @example
+ * ```ts
+ * const order = await orders.get(orderId, { signal: AbortSignal.timeout(2000) });
+ * ```
+ */
 export interface CallOptions {
   /** Aborts the call (and its retries), e.g. middy's early-timeout signal. */
   signal?: AbortSignal;

@@ -2,7 +2,14 @@ import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 
-/** Counts of a run so far. */
+/**
+ * Counts of a run so far.
+ *
+ * @example
+ * ```ts
+ * const totals: RunTotals = { scanned: 120, changed: 7, unchanged: 112, failed: 1 };
+ * ```
+ */
 export interface RunTotals {
   scanned: number;
   changed: number;
@@ -10,7 +17,20 @@ export interface RunTotals {
   failed: number;
 }
 
-/** A job run as the state table holds it between invocations. */
+/**
+ * A job run as the state table holds it between invocations.
+ *
+ * @example
+ * ```ts
+ * const state: RunState = {
+ *   runId: randomUUID(),
+ *   cursor: null,
+ *   params: { cutoff: "2025-01-01T00:00:00.000Z" },
+ *   totals: { scanned: 0, changed: 0, unchanged: 0, failed: 0 },
+ *   startedAt: new Date().toISOString(),
+ * };
+ * ```
+ */
 export interface RunState {
   runId: string;
   /** Key of the last record done in order; the next invocation starts after it. */
@@ -21,7 +41,16 @@ export interface RunState {
   startedAt: string;
 }
 
-/** The outcome of {@link RunStore.claim}. */
+/**
+ * The outcome of {@link RunStore.claim}.
+ *
+ * @example
+ * ```ts
+ * const claim: Claim = await store.claim(owner, deadline, { cutoff });
+ * if (claim.kind === "busy") return; // another invocation owns the run
+ * const { cursor, params } = claim.state;
+ * ```
+ */
 export type Claim =
   | { kind: "new"; state: RunState }
   | { kind: "resumed"; state: RunState }
@@ -35,6 +64,13 @@ const zeroTotals = (): RunTotals => ({ scanned: 0, changed: 0, unchanged: 0, fai
 /**
  * A job's run checkpoint in the state table (`job#<name>`), owned by one invocation at a time
  * through a lease and conditional writes: two overlapping invocations cannot both own a run.
+ *
+ * @example
+ * ```ts
+ * const store = new RunStore({ tableName: stateTableName(env), job: spec.name });
+ * // runJob claims, saves and finishes the run through it:
+ * const summary = await runJob({ name: spec.name, store, entity: orders, where, process: expire, deadline, logger });
+ * ```
  */
 export class RunStore {
   readonly #table: string;
@@ -42,6 +78,10 @@ export class RunStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #now: () => number;
 
+  /**
+   * `client` defaults to a document client on a default `DynamoDBClient` (reads
+   * `AWS_ENDPOINT_URL_DYNAMODB`); `now`, the clock in epoch ms, to `Date.now`.
+   */
   constructor(options: { tableName: string; job: string; client?: DynamoDBDocumentClient; now?: () => number }) {
     this.#table = options.tableName;
     this.#id = `job#${options.job}`;

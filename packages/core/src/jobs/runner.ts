@@ -6,10 +6,32 @@ import { FlxblError, FlxblRateLimitError, FlxblTimeoutError } from "../flxbl/err
 import type { FlxblRecord, Where } from "../flxbl/types.js";
 import type { RunStore, RunTotals } from "./run-store.js";
 
-/** What one record's work did. */
+/**
+ * What one record's work did.
+ *
+ * @example
+ * ```ts
+ * async function expire(order: FlxblRecord<Order>): Promise<RecordOutcome> {
+ *   if (order.status !== "pending") return "unchanged";
+ *   await orders.update(order.id, { status: "expired" });
+ *   return "changed";
+ * }
+ * ```
+ */
 export type RecordOutcome = "changed" | "unchanged";
 
-/** What the per-record work knows beyond the record. */
+/**
+ * What the per-record work knows beyond the record.
+ *
+ * @example
+ * ```ts
+ * async function expire(order: FlxblRecord<Order>, { params }: RecordContext): Promise<RecordOutcome> {
+ *   if (order.createdAt >= (params.cutoff ?? "")) return "unchanged";
+ *   await orders.update(order.id, { status: "expired" });
+ *   return "changed";
+ * }
+ * ```
+ */
 export interface RecordContext {
   /** Epoch ms when the page holding the record was read: older than any write made since. */
   fetchedAt: number;
@@ -17,7 +39,24 @@ export interface RecordContext {
   params: Record<string, string>;
 }
 
-/** How to run a job. */
+/**
+ * How to run a job.
+ *
+ * @example
+ * ```ts
+ * const options: JobOptions<Order> = {
+ *   name: "expire-stale-orders",
+ *   store: new RunStore({ tableName: stateTableName(env), job: "expire-stale-orders" }),
+ *   entity: context.flxbl.entity<Order>("Order"),
+ *   params: () => ({ cutoff: new Date(Date.now() - 86_400_000).toISOString() }),
+ *   where: (params) => ({ status: "pending", createdAt: { $lt: params.cutoff } }),
+ *   process: expire,
+ *   deadline: Date.now() + context.getRemainingTimeInMillis(),
+ *   logger: context.logger,
+ * };
+ * const summary = await runJob(options);
+ * ```
+ */
 export interface JobOptions<T extends object> {
   /** The job's name: its checkpoint key. */
   name: string;
@@ -45,7 +84,15 @@ export interface JobOptions<T extends object> {
   now?: () => number;
 }
 
-/** A run's outcome, returned by the handler and logged as one structured line. */
+/**
+ * A run's outcome, returned by the handler and logged as one structured line.
+ *
+ * @example
+ * ```ts
+ * const summary: JobSummary = await runJob(options);
+ * if (!summary.complete) console.log(`resumes after ${summary.checkpoint}; ${summary.run.scanned} scanned so far`);
+ * ```
+ */
 export interface JobSummary extends RunTotals {
   job: string;
   runId: string | null;
@@ -65,7 +112,17 @@ export interface JobSummary extends RunTotals {
   durationMs: number;
 }
 
-/** A run finished with failed records: thrown so Lambda's retries and failure destination apply. */
+/**
+ * A run finished with failed records: thrown so Lambda's retries and failure destination apply.
+ *
+ * @example
+ * ```ts
+ * const summary = await runJob(options).catch((err) => {
+ *   if (err instanceof JobFailedError) console.error(err.summary.failures); // up to 20 { id, error }
+ *   throw err;
+ * });
+ * ```
+ */
 export class JobFailedError extends Error {
   override name = "JobFailedError";
   constructor(readonly summary: JobSummary) {
@@ -84,7 +141,7 @@ const cursorField = "id";
  *
  * @example
  * ```ts
- * const summary = await runJob({
+ * const summary = await runJob<Order>({
  *   name: "expire-stale-orders", store, entity: orders, logger,
  *   where: () => ({ status: "pending" }),
  *   process: async (order) => (await orders.update(order.id, { status: "expired" }), "changed"),

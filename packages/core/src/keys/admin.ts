@@ -1,4 +1,12 @@
-/** A FLXBL API key as the key API lists it (the key itself is shown once, at creation). */
+/**
+ * A FLXBL API key as the key API lists it (the key itself is shown once, at creation).
+ *
+ * @example
+ * ```ts
+ * const keys: ApiKeyInfo[] = await admin.listKeys();
+ * const ours = keys.filter((k) => k.name.startsWith("flxbl-lambda/prod/"));
+ * ```
+ */
 export interface ApiKeyInfo {
   id: string;
   name: string;
@@ -6,12 +14,30 @@ export interface ApiKeyInfo {
   createdAt?: string;
 }
 
-/** A key just created: the only moment FLXBL shows `key`. */
+/**
+ * A key just created: the only moment FLXBL shows `key`.
+ *
+ * @example
+ * ```ts
+ * const created: CreatedApiKey = await admin.createKey("flxbl-lambda/prod/payments-webhook", ["entity:Order:read"]);
+ * // Store created.key in the function's secret now: FLXBL never shows it again.
+ * ```
+ */
 export interface CreatedApiKey extends ApiKeyInfo {
   key: string;
 }
 
-/** A key API call FLXBL refused; names the call and FLXBL's status, never a key. */
+/**
+ * A key API call FLXBL refused; names the call and FLXBL's status, never a key.
+ *
+ * @example
+ * ```ts
+ * await admin.createKey(name, scopes).catch((err) => {
+ *   if (err instanceof FlxblAdminError && err.status === 401) throw new Error("FLXBL refused the admin key", { cause: err });
+ *   throw err;
+ * });
+ * ```
+ */
 export class FlxblAdminError extends Error {
   override name = "FlxblAdminError";
   constructor(
@@ -41,6 +67,7 @@ export class FlxblAdmin {
   readonly #adminKey: string;
   readonly #fetch: typeof fetch;
 
+  /** `fetch` defaults to `globalThis.fetch`. */
   constructor(options: { baseUrl: string; adminKey: string; fetch?: typeof fetch }) {
     this.#base = options.baseUrl.replace(/\/+$/, "");
     this.#adminKey = options.adminKey;
@@ -81,7 +108,9 @@ export class FlxblAdmin {
     const body = await this.#call<unknown>("GET", "/api-keys");
     if (Array.isArray(body)) return body as ApiKeyInfo[];
     const wrapped = body as { data?: unknown; items?: unknown };
-    return (Array.isArray(wrapped.data) ? wrapped.data : Array.isArray(wrapped.items) ? wrapped.items : []) as ApiKeyInfo[];
+    return (
+      Array.isArray(wrapped.data) ? wrapped.data : Array.isArray(wrapped.items) ? wrapped.items : []
+    ) as ApiKeyInfo[];
   }
 
   /** Revokes a key; `false` when it was not found (already revoked). */
@@ -100,7 +129,8 @@ export class FlxblAdmin {
    * scopes name (a 403 still proves the key is valid).
    */
   async keyWorks(apiKey: string, scopes: readonly string[]): Promise<boolean> {
-    const entity = scopes.map((s) => s.split(":")).find(([kind, name]) => kind === "entity" && name !== "*")?.[1] ?? "_";
+    const entity =
+      scopes.map((s) => s.split(":")).find(([kind, name]) => kind === "entity" && name !== "*")?.[1] ?? "_";
     const res = await this.#fetch(`${this.#base}/dynamic/${encodeURIComponent(entity)}/query`, {
       method: "POST",
       headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },

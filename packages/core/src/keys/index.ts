@@ -1,3 +1,3 @@
-export * from "./secret-loader.js";
 export * from "./admin.js";
 export * from "./rotation.js";
+export * from "./secret-loader.js";

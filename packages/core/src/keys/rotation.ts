@@ -9,11 +9,39 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import type { FlxblAdmin } from "./admin.js";
 
-/** The four steps of Secrets Manager's rotation protocol, in order. */
+/**
+ * The four steps of Secrets Manager's rotation protocol, in order.
+ *
+ * @example
+ * ```ts
+ * for (const step of rotationSteps) await rotateStep({ SecretId: secretId, ClientRequestToken: token, Step: step }, options);
+ * ```
+ */
 export const rotationSteps = ["createSecret", "setSecret", "testSecret", "finishSecret"] as const;
+
+/**
+ * One of {@link rotationSteps}: the `Step` of a {@link RotationEvent}.
+ *
+ * @example
+ * ```ts
+ * const step: RotationStep = "testSecret";
+ * ```
+ */
 export type RotationStep = (typeof rotationSteps)[number];
 
-/** The event Secrets Manager sends a rotation function. */
+/**
+ * The event Secrets Manager sends a rotation function.
+ *
+ * @example
+ * ```ts
+ * const event: RotationEvent = {
+ *   SecretId: "arn:aws:secretsmanager:us-east-1:123456789012:secret:flxbl-lambda/prod/payments-webhook",
+ *   ClientRequestToken: randomUUID(),
+ *   Step: "createSecret",
+ * };
+ * await rotateStep(event, { secrets, admin });
+ * ```
+ */
 export interface RotationEvent {
   SecretId: string;
   ClientRequestToken: string;
@@ -29,7 +57,19 @@ interface StoredKey {
   previousKeyId?: string;
 }
 
-/** How to rotate. */
+/**
+ * How to rotate.
+ *
+ * @example
+ * ```ts
+ * const options: RotationOptions = {
+ *   secrets: new SecretsManagerClient({}),
+ *   admin: new FlxblAdmin({ baseUrl: env.FLXBL_URL, adminKey }),
+ *   graceMs: 10 * 60_000,
+ *   log: (message, attributes) => logger.info(message, attributes ?? {}),
+ * };
+ * ```
+ */
 export interface RotationOptions {
   secrets: SecretsManagerClient;
   admin: FlxblAdmin;
@@ -39,19 +79,36 @@ export interface RotationOptions {
    * @default 360000 (the 5-minute default TTL plus a minute)
    */
   graceMs?: number;
+  /** Progress lines, with secret and key ids (never a key). @default no logging */
   log?: (message: string, attributes?: Record<string, unknown>) => void;
 }
 
-/** A rotation step that cannot go on; Secrets Manager retries or marks the rotation failed. */
+/**
+ * A rotation step that cannot go on; Secrets Manager retries or marks the rotation failed.
+ *
+ * @example
+ * ```ts
+ * await rotateStep({ SecretId: secretId, ClientRequestToken: "no-such-version", Step: "testSecret" }, options);
+ * // throws RotationError: Secret <secretId> has no version no-such-version to rotate to
+ * ```
+ */
 export class RotationError extends Error {
   override name = "RotationError";
 }
 
 async function read(client: SecretsManagerClient, secretId: string, stage: string, versionId?: string) {
   const out = await client.send(
-    new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage, ...(versionId ? { VersionId: versionId } : {}) }),
+    new GetSecretValueCommand({
+      SecretId: secretId,
+      VersionStage: stage,
+      ...(versionId ? { VersionId: versionId } : {}),
+    }),
   );
-  return { versionId: out.VersionId as string, value: JSON.parse(out.SecretString ?? "{}") as StoredKey, name: out.Name ?? secretId };
+  return {
+    versionId: out.VersionId as string,
+    value: JSON.parse(out.SecretString ?? "{}") as StoredKey,
+    name: out.Name ?? secretId,
+  };
 }
 
 /**
@@ -141,7 +198,10 @@ export async function rotateStep(event: RotationEvent, options: RotationOptions)
       if (previous && previous !== promoted.value.keyId) {
         await sleep(options.graceMs ?? 360_000);
         const revoked = await admin.revokeKey(previous);
-        log(revoked ? "revoked the previous key" : "the previous key was already revoked", { secretId, keyId: previous });
+        log(revoked ? "revoked the previous key" : "the previous key was already revoked", {
+          secretId,
+          keyId: previous,
+        });
       }
       return;
     }
@@ -159,5 +219,6 @@ export async function rotateStep(event: RotationEvent, options: RotationOptions)
  */
 export async function rotateNow(secretId: string, options: RotationOptions): Promise<void> {
   const token = randomUUID();
-  for (const step of rotationSteps) await rotateStep({ SecretId: secretId, ClientRequestToken: token, Step: step }, options);
+  for (const step of rotationSteps)
+    await rotateStep({ SecretId: secretId, ClientRequestToken: token, Step: step }, options);
 }

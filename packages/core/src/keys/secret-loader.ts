@@ -5,13 +5,28 @@ import type { ApiKeySource } from "../flxbl/client.js";
 /**
  * What a function's secret holds: its FLXBL API key and, for webhooks, the signing secrets
  * of its sender (several while a sender rolls its secret).
+ *
+ * @example
+ * ```ts
+ * const { apiKey, signingSecrets }: FunctionSecret = await secretLoader({ secretId: env.FLXBL_SECRET_ARN }).get();
+ * ```
  */
 export interface FunctionSecret {
   apiKey: string;
   signingSecrets: string[];
 }
 
-/** Base of the errors a secret load throws. Names the secret, never its value. */
+/**
+ * Base of the errors a secret load throws. Names the secret, never its value.
+ *
+ * @example
+ * ```ts
+ * const secret = await loader.get().catch((err) => {
+ *   if (err instanceof SecretError) logger.error("cannot load the secret", { secretId: err.secretId, reason: err.name });
+ *   throw err;
+ * });
+ * ```
+ */
 export class SecretError extends Error {
   override name = "SecretError";
   constructor(
@@ -23,27 +38,68 @@ export class SecretError extends Error {
   }
 }
 
-/** The secret does not exist (or has no `AWSCURRENT` value). */
+/**
+ * The secret does not exist (or has no `AWSCURRENT` value).
+ *
+ * @example
+ * ```ts
+ * await secretLoader({ secretId: "flxbl-lambda/prod/missing" }).get();
+ * // throws SecretNotFoundError: Secret flxbl-lambda/prod/missing does not exist; create it (see the README's deploy steps)
+ * ```
+ */
 export class SecretNotFoundError extends SecretError {
   override name = "SecretNotFoundError";
 }
 
-/** The function's role may not read the secret (or decrypt it). */
+/**
+ * The function's role may not read the secret (or decrypt it).
+ *
+ * @example
+ * ```ts
+ * await loader.get().catch((err) => {
+ *   if (err instanceof SecretAccessDeniedError) logger.error("fix the function's IAM policy", { secretId: err.secretId });
+ *   throw err;
+ * });
+ * ```
+ */
 export class SecretAccessDeniedError extends SecretError {
   override name = "SecretAccessDeniedError";
 }
 
-/** The value is neither the bare key nor JSON `{"apiKey": ..., "signingSecrets": [...]}`. */
+/**
+ * The value is neither the bare key nor JSON `{"apiKey": ..., "signingSecrets": [...]}`.
+ *
+ * @example
+ * ```ts
+ * parseSecretValue("my-secret", '{"apiKey": 42}');
+ * // throws SecretMalformedError: Secret my-secret has the wrong shape at apiKey; expected {"apiKey": string, ...}
+ * ```
+ */
 export class SecretMalformedError extends SecretError {
   override name = "SecretMalformedError";
 }
 
-/** The value parsed, but its API key is empty. */
+/**
+ * The value parsed, but its API key is empty.
+ *
+ * @example
+ * ```ts
+ * parseSecretValue("my-secret", '{"apiKey": " "}'); // throws SecretEmptyKeyError
+ * ```
+ */
 export class SecretEmptyKeyError extends SecretError {
   override name = "SecretEmptyKeyError";
 }
 
-/** Secrets Manager failed in a way that may pass (throttling, network, 5xx). */
+/**
+ * Secrets Manager failed in a way that may pass (throttling, network, 5xx).
+ *
+ * @example
+ * ```ts
+ * // httpErrors answers it 503 with Retry-After, so the sender tries again:
+ * classifyError(new SecretUnavailableError(secretId, "Reading secret failed (ThrottlingException)")); // { kind: "retry", retryAfterSeconds: 5 }
+ * ```
+ */
 export class SecretUnavailableError extends SecretError {
   override name = "SecretUnavailableError";
 }
@@ -53,7 +109,15 @@ const secretJson = z.object({
   signingSecrets: z.optional(z.array(z.string().check(z.minLength(1)))),
 });
 
-/** Parses a secret value: JSON `{apiKey, signingSecrets?}` or a bare key string. */
+/**
+ * Parses a secret value: JSON `{apiKey, signingSecrets?}` or a bare key string.
+ *
+ * @example
+ * ```ts
+ * parseSecretValue(secretId, '{"apiKey":"flxbl_...","signingSecrets":["whsec_..."]}'); // { apiKey: "flxbl_...", signingSecrets: ["whsec_..."] }
+ * parseSecretValue(secretId, "flxbl_..."); // { apiKey: "flxbl_...", signingSecrets: [] }
+ * ```
+ */
 export function parseSecretValue(secretId: string, value: string | undefined): FunctionSecret {
   if (value === undefined) {
     throw new SecretMalformedError(
@@ -89,7 +153,15 @@ export function parseSecretValue(secretId: string, value: string | undefined): F
   return secret;
 }
 
-/** How to build a {@link SecretLoader}. */
+/**
+ * How to build a {@link SecretLoader}.
+ *
+ * @example
+ * ```ts
+ * const options: SecretLoaderOptions = { secretId: env.FLXBL_SECRET_ARN, ttlMs: 60_000 };
+ * const loader = secretLoader(options);
+ * ```
+ */
 export interface SecretLoaderOptions {
   /** Name or ARN of the function's secret (its `FLXBL_SECRET_ARN`). */
   secretId: string;
@@ -105,12 +177,20 @@ export interface SecretLoaderOptions {
 }
 
 /**
- * Reads one secret with a TTL cache, one shared in-flight read, and forced refresh.
+ * Reads one secret with a TTL cache, one shared in-flight read, and forced refresh. Functions
+ * use the process-wide one from {@link secretLoader}; `new` gives a private cache (the rotation
+ * function's admin key, tests).
  *
  * Written here rather than on Powertools Parameters or middy's secrets-manager middleware: both
  * cache values, but neither shares one in-flight read between concurrent cold callers, and
  * neither can refresh "only if the cached key is the one FLXBL just refused", which keeps a
  * burst of 401s during a rotation down to a single Secrets Manager call.
+ *
+ * @example
+ * ```ts
+ * const adminKey = new SecretLoader({ secretId: env.ADMIN_SECRET_ARN, ttlMs: 60_000 });
+ * const admin = new FlxblAdmin({ baseUrl: env.FLXBL_URL, adminKey: (await adminKey.get()).apiKey });
+ * ```
  */
 export class SecretLoader {
   readonly secretId: string;
@@ -252,7 +332,14 @@ export function secretLoader(options: SecretLoaderOptions): SecretLoader {
   return loader;
 }
 
-/** Drops every shared loader and its cache (tests, like Powertools' `clearCaches`). */
+/**
+ * Drops every shared loader and its cache (tests, like Powertools' `clearCaches`).
+ *
+ * @example
+ * ```ts
+ * afterEach(() => clearSecretLoaders());
+ * ```
+ */
 export function clearSecretLoaders(): void {
   loaders.clear();
 }

@@ -27,7 +27,14 @@ const patterns: Array<[RegExp, string]> = [
   [/\bv1,[A-Za-z0-9+/=]{16,}/g, "v1,[REDACTED]"],
 ];
 
-/** Replaces every secret-looking substring of a string: FLXBL keys, signing secrets, bearer tokens, signatures. */
+/**
+ * Replaces every secret-looking substring of a string: FLXBL keys, signing secrets, bearer tokens, signatures.
+ *
+ * @example
+ * ```ts
+ * redactString("refused key flxbl_AbCd1234_notARealKey"); // "refused key [REDACTED flxbl key]"
+ * ```
+ */
 export function redactString(text: string): string {
   let out = text;
   for (const [pattern, replacement] of patterns) out = out.replace(pattern, replacement);

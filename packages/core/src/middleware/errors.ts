@@ -24,6 +24,11 @@ export class ClientError extends Error {
 /**
  * The work cannot be done now but may be later (a duplicate still in progress, an upstream
  * outage): answered 503 with `Retry-After`, so the sender retries and nothing is lost.
+ *
+ * @example
+ * ```ts
+ * throw new RetryLaterError(`order ${orderId} is being changed by another invocation`, 1); // 503, Retry-After: 1
+ * ```
  */
 export class RetryLaterError extends Error {
   override name = "RetryLaterError";

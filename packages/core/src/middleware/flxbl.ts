@@ -3,12 +3,34 @@ import type { Context } from "aws-lambda";
 import { type ClientLogger, createFlxblClient, type FlxblClient, type FlxblClientOptions } from "../flxbl/client.js";
 import { type SecretLoader, secretLoader } from "../keys/secret-loader.js";
 
-/** The Lambda context after {@link flxbl} ran: `context.flxbl` is ready to call. */
+/**
+ * The Lambda context after {@link flxbl} ran: `context.flxbl` is ready to call.
+ *
+ * @example
+ * ```ts
+ * async function work(_event: unknown, context: FlxblContext) {
+ *   return context.flxbl.entity<Order>("Order").query({ where: { status: "pending" }, limit: 10 });
+ * }
+ * ```
+ */
 export interface FlxblContext extends Context {
   flxbl: FlxblClient;
 }
 
-/** Options of {@link flxbl}. */
+/**
+ * Options of {@link flxbl}.
+ *
+ * @example
+ * ```ts
+ * const options: FlxblMiddlewareOptions = {
+ *   baseUrl: env.FLXBL_URL,
+ *   secretId: env.FLXBL_SECRET_ARN,
+ *   scopes: spec.scopes,
+ *   client: { retry: { attempts: 2 } },
+ * };
+ * handler.use(flxbl(options));
+ * ```
+ */
 export interface FlxblMiddlewareOptions {
   /** FLXBL's API base (`FLXBL_URL`). */
   baseUrl: string;
@@ -18,10 +40,14 @@ export interface FlxblMiddlewareOptions {
   secretId: string;
   /** Cache TTL of the secret. @default 300000 */
   secretTtlMs?: number;
-  /** A loader to use instead of the shared one for `secretId` (tests). */
+  /**
+   * A loader to use instead of the shared one for `secretId` (tests).
+   * @default secretLoader({ secretId, ttlMs: secretTtlMs })
+   */
   secrets?: SecretLoader;
   /** Client options: retries, margin, fetch. */
   client?: Pick<FlxblClientOptions, "retry" | "safetyMarginMs" | "attemptTimeoutMs" | "fetch" | "random">;
+  /** Where the client logs retries and key refreshes. @default undefined (no logging) */
   logger?: ClientLogger;
 }
 

@@ -10,24 +10,56 @@ import { FlxblError, FlxblRateLimitError, FlxblServerError, FlxblTimeoutError } 
 import { SecretUnavailableError } from "../keys/secret-loader.js";
 import { ClientError, RetryLaterError } from "./errors.js";
 
-/** Where {@link httpErrors} logs: a Powertools Logger. */
+/**
+ * Where {@link httpErrors} logs: a Powertools Logger.
+ *
+ * @example
+ * ```ts
+ * const logger: ErrorLogger = createLogger({ serviceName: "payments-webhook" });
+ * ```
+ */
 export type ErrorLogger = Pick<Logger, "warn" | "error">;
 
-/** Options of {@link httpErrors}. */
+/**
+ * Options of {@link httpErrors}.
+ *
+ * @example
+ * ```ts
+ * const options: HttpErrorsOptions = { logger, defaultRetryAfterSeconds: 10 };
+ * middy(handler).use(httpErrors(options));
+ * ```
+ */
 export interface HttpErrorsOptions {
   logger: ErrorLogger;
   /** `Retry-After` when an upstream failure named no wait. @default 5 */
   defaultRetryAfterSeconds?: number;
 }
 
-/** An HTTP API (payload v2) response. */
+/**
+ * An HTTP API (payload v2) response.
+ *
+ * @example
+ * ```ts
+ * const accepted: HttpResponse = { statusCode: 202, headers: { "content-type": "application/json" }, body: '{"status":"queued"}' };
+ * ```
+ */
 export interface HttpResponse {
   statusCode: number;
   headers?: Record<string, string>;
   body?: string;
 }
 
-/** How an error is answered, by DESIGN.md's response rules. */
+/**
+ * How an error is answered, by DESIGN.md's response rules. `defaultRetryAfterSeconds` (default 5)
+ * is the wait for an upstream failure that named none.
+ *
+ * @example
+ * ```ts
+ * classifyError(new ClientError(400, "orderId is required")); // { kind: "client", status: 400, message: "orderId is required" }
+ * classifyError(new RetryLaterError("busy", 2)); // { kind: "retry", retryAfterSeconds: 2 }
+ * classifyError(new Error("boom")); // { kind: "internal" }
+ * ```
+ */
 export function classifyError(
   err: unknown,
   defaultRetryAfterSeconds = 5,

@@ -5,10 +5,19 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { MiddlewareObj, Request } from "@middy/core";
 import type { SignatureScheme } from "../manifest.js";
 
-/** Options of {@link webhookIdempotency}. */
+/**
+ * Options of {@link webhookIdempotency}.
+ *
+ * @example
+ * ```ts
+ * const options: WebhookIdempotencyOptions = { tableName: stateTableName(env), scheme: "standard-webhooks" };
+ * handler.use(webhookIdempotency(options));
+ * ```
+ */
 export interface WebhookIdempotencyOptions {
   /** The state table (`STATE_TABLE_NAME`): partition key `id`, TTL attribute `expiration`. */
   tableName: string;
+  /** Where the sender's event id is: Stripe's body `id`, or the `webhook-id` header. */
   scheme: SignatureScheme;
   /** How long a completed event is remembered. Stripe retries for up to 3 days. @default 604800 (7 days) */
   expiresAfterSeconds?: number;
@@ -30,7 +39,7 @@ const eventIdPath: Record<SignatureScheme, string> = {
  *
  * @example
  * ```ts
- * handler.use(webhook({ ... })).use(webhookIdempotency({ tableName: env.STATE_TABLE_NAME, scheme: "stripe" }));
+ * handler.use(webhook({ ... })).use(webhookIdempotency({ tableName: stateTableName(env), scheme: "stripe" }));
  * ```
  */
 export function webhookIdempotency(options: WebhookIdempotencyOptions): MiddlewareObj {

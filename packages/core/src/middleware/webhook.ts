@@ -8,7 +8,15 @@ import { verifyStandardWebhook } from "../webhooks/standard-webhooks.js";
 import { verifyStripeSignature } from "../webhooks/stripe.js";
 import { ClientError } from "./errors.js";
 
-/** A verified webhook delivery, on `context.webhook` after {@link webhook} ran. */
+/**
+ * A verified webhook delivery, on `context.webhook` after {@link webhook} ran.
+ *
+ * @example
+ * ```ts
+ * const { id, type, payload }: VerifiedWebhook = context.webhook;
+ * if (type === "payment_intent.succeeded") await applyPayment(id, payload);
+ * ```
+ */
 export interface VerifiedWebhook {
   /** The sender's event id (Stripe `id`, Standard Webhooks `webhook-id`): the idempotency key. */
   id: string;
@@ -18,13 +26,31 @@ export interface VerifiedWebhook {
   payload: Record<string, unknown>;
 }
 
-/** The Lambda context of a webhook handler. */
+/**
+ * The Lambda context of a webhook handler.
+ *
+ * @example
+ * ```ts
+ * async function apply(_event: APIGatewayProxyEventV2, context: WebhookContext) {
+ *   return { statusCode: 200, body: JSON.stringify({ received: context.webhook.type }) };
+ * }
+ * ```
+ */
 export interface WebhookContext extends Context {
   webhook: VerifiedWebhook;
 }
 
-/** Options of {@link webhook}. */
+/**
+ * Options of {@link webhook}.
+ *
+ * @example
+ * ```ts
+ * const options: WebhookOptions = { scheme: "standard-webhooks", secrets: loader, logger, toleranceSeconds: 60 };
+ * handler.use(webhook(options));
+ * ```
+ */
 export interface WebhookOptions {
+  /** How the sender signs: which headers and which HMAC are checked. */
   scheme: SignatureScheme;
   /** The function's secret; its `signingSecrets` verify deliveries. */
   secrets: SecretLoader;

@@ -4,7 +4,15 @@ import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { RetryLaterError } from "../middleware/errors.js";
 
-/** How to build a {@link KeyedLock}. */
+/**
+ * How to build a {@link KeyedLock}.
+ *
+ * @example
+ * ```ts
+ * const options: KeyedLockOptions = { tableName: stateTableName(env), leaseMs: 30_000, waitMs: 5_000 };
+ * const lock = new KeyedLock(options);
+ * ```
+ */
 export interface KeyedLockOptions {
   /** The state table (partition key `id`, TTL attribute `expiration`). */
   tableName: string;

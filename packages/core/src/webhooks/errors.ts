@@ -1,6 +1,14 @@
 import { ClientError } from "../middleware/errors.js";
 
-/** Which check a webhook failed; the short reason the sender sees. */
+/**
+ * Which check a webhook failed; the short reason the sender sees.
+ *
+ * @example
+ * ```ts
+ * // Worth re-reading the signing secrets: the sender may have rolled its secret.
+ * const mayBeStale = (reason: SignatureFailure) => reason === "no matching signature";
+ * ```
+ */
 export type SignatureFailure =
   | "missing signature headers"
   | "malformed signature header"
@@ -10,7 +18,17 @@ export type SignatureFailure =
 
 /**
  * A webhook request that failed verification: answered 401 with the short `reason`. The
- * message (for the log) says how to fix the setup; neither holds a secret or a signature.
+ * `hint` (for the log) says how to fix the setup; neither holds a secret or a signature.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   verifyStripeSignature({ payload: rawBody, header: headers["stripe-signature"], secrets });
+ * } catch (err) {
+ *   if (err instanceof WebhookSignatureError) logger.warn("signature check failed", { check: err.reason, hint: err.hint });
+ *   throw err; // httpErrors answers 401 {"message": err.reason}
+ * }
+ * ```
  */
 export class WebhookSignatureError extends ClientError {
   override name = "WebhookSignatureError";

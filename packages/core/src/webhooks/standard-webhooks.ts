@@ -2,7 +2,15 @@ import { createHmac } from "node:crypto";
 import { WebhookSignatureError } from "./errors.js";
 import { safeEqual } from "./stripe.js";
 
-/** Options of {@link verifyStandardWebhook}. */
+/**
+ * Options of {@link verifyStandardWebhook}.
+ *
+ * @example
+ * ```ts
+ * const options: StandardWebhookVerifyOptions = { payload: rawBody, headers: event.headers, secrets, toleranceSeconds: 60 };
+ * const { id } = verifyStandardWebhook(options);
+ * ```
+ */
 export interface StandardWebhookVerifyOptions {
   /** The raw request body, exactly as received. */
   payload: string | Buffer;
@@ -16,7 +24,14 @@ export interface StandardWebhookVerifyOptions {
   now?: () => number;
 }
 
-/** The HMAC key of a Standard Webhooks secret: the base64 after `whsec_`. */
+/**
+ * The HMAC key of a Standard Webhooks secret: the base64 after `whsec_`.
+ *
+ * @example
+ * ```ts
+ * standardWebhookKey("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").length; // 24 (bytes)
+ * ```
+ */
 export function standardWebhookKey(secret: string): Buffer {
   return Buffer.from(secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret, "base64");
 }

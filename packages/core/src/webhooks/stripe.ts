@@ -1,7 +1,15 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { WebhookSignatureError } from "./errors.js";
 
-/** Options of {@link verifyStripeSignature}. */
+/**
+ * Options of {@link verifyStripeSignature}.
+ *
+ * @example
+ * ```ts
+ * const options: StripeVerifyOptions = { payload: rawBody, header: headers["stripe-signature"], secrets: [current, previous] };
+ * const { timestamp } = verifyStripeSignature(options);
+ * ```
+ */
 export interface StripeVerifyOptions {
   /** The raw request body, exactly as received. */
   payload: string | Buffer;
@@ -17,7 +25,15 @@ export interface StripeVerifyOptions {
 
 const hexSignature = /^[0-9a-f]{64}$/;
 
-/** Constant-time comparison of two equal-length byte strings. */
+/**
+ * Constant-time comparison of two equal-length byte strings; `false` (not a throw) when the lengths differ.
+ *
+ * @example
+ * ```ts
+ * safeEqual(Buffer.from("a1b2", "hex"), Buffer.from("a1b2", "hex")); // true
+ * safeEqual(Buffer.from("a1b2", "hex"), Buffer.from("a1", "hex")); // false
+ * ```
+ */
 export function safeEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -2,7 +2,7 @@ import type { FunctionSpec } from "@flxbl-lambda/core";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Stack } from "sst/constructs";
-import { Function, type Table } from "sst/constructs";
+import { Function as SstFunction, type Table } from "sst/constructs";
 
 /** What every function's stack needs from the others. */
 export interface FunctionWiring {
@@ -31,8 +31,8 @@ export function pascal(name: string): string {
  * policy that can read its own secret and use the state table, nothing more. (SST's
  * `permissions: [table]` would grant `dynamodb:*`; these statements are written out instead.)
  */
-export function manifestFunction(stack: Stack, spec: FunctionSpec, wiring: FunctionWiring): Function {
-  const fn = new Function(stack, pascal(spec.name), {
+export function manifestFunction(stack: Stack, spec: FunctionSpec, wiring: FunctionWiring): SstFunction {
+  const fn = new SstFunction(stack, pascal(spec.name), {
     handler: spec.handler,
     description: spec.description,
     timeout: spec.timeoutSeconds,

@@ -5,7 +5,7 @@ import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { CfnRotationSchedule, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Queue } from "aws-cdk-lib/aws-sqs";
-import { Api, Cron, Function, type StackContext, Table, use } from "sst/constructs";
+import { Api, Cron, Function as SstFunction, type StackContext, Table, use } from "sst/constructs";
 import { manifestFunction, pascal } from "./functions.js";
 
 /** Stage-level settings the stacks take from `sst.config.ts`. */
@@ -67,7 +67,7 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
       secretStringValue: placeholder,
     });
 
-    const rotation = new Function(stack, "RotateKey", {
+    const rotation = new SstFunction(stack, "RotateKey", {
       handler: "packages/functions/src/rotation/rotate-key.handler",
       description: "Rotates each function's FLXBL key (Secrets Manager rotation protocol)",
       // finishSecret waits out the grace period before revoking the old key.

@@ -74,7 +74,7 @@ describe("stacks synthesized offline from the manifest", () => {
           ([, r]) => r.Properties.RouteKey === `${trigger.method} ${trigger.path}`,
         ) ?? [undefined, undefined];
         expect(route).toBeDefined();
-        const integrationId = (route?.Properties.Target["Fn::Join"][1][1] as { Ref: string }).Ref;
+        const integrationId = (route?.Properties.Target["Fn::Join"][1][1] as { Ref: string } | undefined)?.Ref ?? "";
         const integration = resources(home)[integrationId];
         expect(JSON.stringify(integration?.Properties.IntegrationUri)).toContain(fnId);
       } else {
@@ -167,7 +167,8 @@ describe("stacks synthesized offline from the manifest", () => {
       JSON.stringify(p.Properties.PolicyDocument).includes(`"Ref":"${adminId}"`),
     );
     expect(readers).toHaveLength(1);
-    const role = (readers[0]?.[1].Properties.Roles as Array<{ Ref: string }>)[0]?.Ref;
+    const roles = (readers[0]?.[1].Properties.Roles ?? []) as Array<{ Ref: string }>;
+    const role = roles[0]?.Ref;
     const [, rotation] = byType(keys, "AWS::Lambda::Function").find(
       ([, f]) => JSON.stringify(f.Properties.Role) === JSON.stringify({ "Fn::GetAtt": [role, "Arn"] }),
     ) ?? [undefined, undefined];

@@ -63,7 +63,9 @@ export class Store {
         scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT
       );
     `);
-    for (const row of this.#sql("SELECT id, entity, data FROM records ORDER BY rowid").all() as unknown as RecordRow[]) {
+    for (const row of this.#sql(
+      "SELECT id, entity, data FROM records ORDER BY rowid",
+    ).all() as unknown as RecordRow[]) {
       this.#cache(row.entity, JSON.parse(row.data) as StoredRecord);
     }
   }

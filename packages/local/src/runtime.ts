@@ -171,7 +171,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     );
     const runJob = (name: string) => {
       const host = hosts.get(name);
-      if (!host || host.spec.trigger.kind !== "schedule") throw new Error(`no job named ${name}`);
+      if (host?.spec.trigger.kind !== "schedule") throw new Error(`no job named ${name}`);
       return invokeLogged(host, scheduledEvent(name), "scheduled");
     };
     const invokeLogged = async (host: FunctionHost, event: unknown, what: string) => {
@@ -199,7 +199,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       const body = Buffer.concat(chunks);
       const job = /^\/_local\/jobs\/([a-z0-9-]+)$/.exec(url.pathname);
       if (job && req.method === "POST") {
-        if (!hosts.get(job[1] as string) || hosts.get(job[1] as string)?.spec.trigger.kind !== "schedule")
+        if (hosts.get(job[1] as string)?.spec.trigger.kind !== "schedule")
           return sendJson(res, 404, { message: `no job named ${job[1]}` });
         const outcome = await runJob(job[1] as string);
         return outcome.kind === "result"

@@ -2,6 +2,14 @@ import { randomUUID } from "node:crypto";
 import { signStandardWebhook, signStripePayload } from "@flxbl-lambda/core";
 import { readRuntimeInfo } from "./runtime-info.js";
 
+/** The fields of a FLXBL Order the sample events need. */
+interface OrderRecord {
+  id: string;
+  total: number;
+  currency: string;
+  paymentReference?: string | null;
+}
+
 const usage = `usage:
   npm run webhook -- payments-webhook <payment_intent.succeeded|payment_intent.payment_failed|charge.refunded> [orderId]
   npm run webhook -- inventory-webhook inventory.updated [sku] [quantity] [version]
@@ -21,7 +29,7 @@ async function main() {
       headers: { authorization: `Bearer ${info.flxbl.adminKey}`, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return res.json() as Promise<any>;
+    return res.json() as Promise<OrderRecord & OrderRecord[]>;
   };
 
   let body: string;

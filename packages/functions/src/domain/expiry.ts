@@ -20,7 +20,7 @@ export async function expireOrder(
   return lock.run(`order#${order.id}`, async ({ lastReleasedAt }) => {
     const current =
       lastReleasedAt !== undefined && lastReleasedAt >= context.fetchedAt ? await orders.find(order.id) : order;
-    if (!current || current.status !== "pending" || Date.parse(current.createdAt) >= Date.parse(context.cutoff))
+    if (current?.status !== "pending" || Date.parse(current.createdAt) >= Date.parse(context.cutoff))
       return "unchanged";
     await orders.update(order.id, { status: "expired", expiredAt: context.now().toISOString() });
     return "changed";

@@ -154,17 +154,8 @@ export class FlxblConflictError extends FlxblError {
   override name = "FlxblConflictError";
 }
 
-/**
- * 429: throttled. `retryAfterMs` is FLXBL's `Retry-After` when it sent one. Thrown once the
- * client's own retries are spent.
- *
- * @example
- * ```ts
- * if (err instanceof FlxblRateLimitError) pauseUntil = Date.now() + (err.retryAfterMs ?? 1000);
- * ```
- */
-export class FlxblRateLimitError extends FlxblError {
-  override name = "FlxblRateLimitError";
+/** An answer worth retrying later (429, 5xx), with FLXBL's `Retry-After` when it sent one. */
+abstract class FlxblAnswerToRetry extends FlxblError {
   readonly retryAfterMs: number | undefined;
   constructor(
     site: CallSite,
@@ -180,6 +171,19 @@ export class FlxblRateLimitError extends FlxblError {
 }
 
 /**
+ * 429: throttled. `retryAfterMs` is FLXBL's `Retry-After` when it sent one. Thrown once the
+ * client's own retries are spent.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof FlxblRateLimitError) pauseUntil = Date.now() + (err.retryAfterMs ?? 1000);
+ * ```
+ */
+export class FlxblRateLimitError extends FlxblAnswerToRetry {
+  override name = "FlxblRateLimitError";
+}
+
+/**
  * 5xx: FLXBL (or something in front of it) failed. `retryAfterMs` when a 503 said so.
  *
  * @example
@@ -189,20 +193,8 @@ export class FlxblRateLimitError extends FlxblError {
  * }
  * ```
  */
-export class FlxblServerError extends FlxblError {
+export class FlxblServerError extends FlxblAnswerToRetry {
   override name = "FlxblServerError";
-  readonly retryAfterMs: number | undefined;
-  constructor(
-    site: CallSite,
-    summary: string,
-    options: { status: number; flxblMessage?: string; retryAfterMs?: number },
-  ) {
-    super(site, summary, options);
-    this.retryAfterMs = options.retryAfterMs;
-  }
-  override get transient(): boolean {
-    return true;
-  }
 }
 
 /**

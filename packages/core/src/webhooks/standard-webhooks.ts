@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { WebhookSignatureError } from "./errors.js";
 import { safeEqual } from "./stripe.js";
+import { assertWithinTolerance, payloadBytes } from "./window.js";
 
 /**
  * Options of {@link verifyStandardWebhook}.
@@ -73,15 +74,8 @@ export function verifyStandardWebhook(options: StandardWebhookVerifyOptions): { 
   if (signatures.length === 0) {
     throw new WebhookSignatureError("malformed signature header", "webhook-signature needs at least one v1,<base64>");
   }
-  const tolerance = options.toleranceSeconds ?? 300;
-  const nowSeconds = Math.floor((options.now ?? Date.now)() / 1000);
-  if (Math.abs(nowSeconds - timestamp) > tolerance) {
-    throw new WebhookSignatureError(
-      "timestamp outside the tolerance window",
-      `Signed ${nowSeconds - timestamp} s ago, tolerance ${tolerance} s: a replay, or a clock out of sync`,
-    );
-  }
-  const body = typeof options.payload === "string" ? Buffer.from(options.payload, "utf8") : options.payload;
+  assertWithinTolerance(timestamp, options);
+  const body = payloadBytes(options.payload);
   const prefix = Buffer.from(`${id}.${timestamp}.`, "utf8");
   for (const secret of options.secrets) {
     const key = standardWebhookKey(secret);

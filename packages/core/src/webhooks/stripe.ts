@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { WebhookSignatureError } from "./errors.js";
+import { assertWithinTolerance, payloadBytes } from "./window.js";
 
 /**
  * Options of {@link verifyStripeSignature}.
@@ -78,15 +79,8 @@ export function verifyStripeSignature(options: StripeVerifyOptions): { timestamp
       "Stripe-Signature needs t=<seconds> and at least one v1=<hex>",
     );
   }
-  const tolerance = options.toleranceSeconds ?? 300;
-  const nowSeconds = Math.floor((options.now ?? Date.now)() / 1000);
-  if (Math.abs(nowSeconds - timestamp) > tolerance) {
-    throw new WebhookSignatureError(
-      "timestamp outside the tolerance window",
-      `Signed ${nowSeconds - timestamp} s ago, tolerance ${tolerance} s: a replay, or a clock out of sync`,
-    );
-  }
-  const body = typeof options.payload === "string" ? Buffer.from(options.payload, "utf8") : options.payload;
+  assertWithinTolerance(timestamp, options);
+  const body = payloadBytes(options.payload);
   const signedPrefix = Buffer.from(`${timestamp}.`, "utf8");
   for (const secret of secrets) {
     const expected = createHmac("sha256", secret).update(signedPrefix).update(body).digest();

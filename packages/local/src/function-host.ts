@@ -21,7 +21,7 @@ export class FunctionHost {
   #ready: Promise<ChildProcess> | undefined;
   #next = 0;
   readonly #pending = new Map<number, (outcome: InvokeOutcome) => void>();
-  readonly #started = new Map<number, { at: number; requestId: string }>();
+  readonly #started = new Map<number, { at: number; requestId: string; child: ChildProcess }>();
 
   constructor(
     readonly spec: FunctionSpec,
@@ -82,11 +82,14 @@ export class FunctionHost {
           this.#ready = undefined;
         }
         reject(new Error(`${this.spec.name} exited during start-up (code ${code}, signal ${signal})`));
-        for (const id of [...this.#pending.keys()])
+        // Only this process's invocations: a replacement may already be serving new ones.
+        for (const [id, started] of [...this.#started]) {
+          if (started.child !== child) continue;
           this.#settle(id, {
             type: "error",
             error: { name: "Runtime.ExitError", message: `process exited (code ${code})` },
           });
+        }
       });
     });
   }
@@ -127,14 +130,19 @@ export class FunctionHost {
     const id = this.#next++;
     return new Promise<InvokeOutcome>((resolve) => {
       this.#pending.set(id, resolve);
-      this.#started.set(id, { at, requestId });
+      this.#started.set(id, { at, requestId, child });
       const timer = setTimeout(
         () => {
           this.#settle(id, {
             type: "error",
             error: { name: "Sandbox.Timedout", message: `Task timed out after ${this.spec.timeoutSeconds}.00 seconds` },
           });
-          // Lambda freezes and discards a timed-out container; so does this.
+          // Lambda freezes and discards a timed-out container; so does this. Forget it now, not on
+          // its exit event: an invocation arriving before that event must get a new process.
+          if (this.#child === child) {
+            this.#child = undefined;
+            this.#ready = undefined;
+          }
           child.kill("SIGKILL");
         },
         this.spec.timeoutSeconds * 1000 + 100,

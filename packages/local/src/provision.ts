@@ -96,7 +96,9 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
       current !== undefined &&
       (await keyWorks(http, options.flxbl.url, current.apiKey, spec));
     if (existing && works && sameScopes(existing.scopes, spec.scopes)) {
-      if (current && signingSecrets !== current.signingSecrets)
+      // Compared by value: a job's `[]` is a new array each run, and rewriting its secret on every
+      // start would add a version (and move AWSPREVIOUS) for nothing.
+      if (current && signingSecrets.join(" ") !== current.signingSecrets.join(" "))
         await writeSecret(options.secrets, name, { ...current, signingSecrets }, true);
       results.push({
         function: spec.name,
@@ -155,11 +157,14 @@ async function keyWorks(http: typeof fetch, url: string, apiKey: string, spec: F
 export async function readSecret(client: SecretsManagerClient, name: string): Promise<ProvisionedSecret | undefined> {
   try {
     const out = await client.send(new GetSecretValueCommand({ SecretId: name }));
-    const value = JSON.parse(out.SecretString ?? "{}") as Partial<ProvisionedSecret>;
-    if (typeof value.apiKey !== "string" || value.apiKey === "") {
-      return { apiKey: "", signingSecrets: value.signingSecrets ?? [] };
-    }
-    return { signingSecrets: [], ...value } as ProvisionedSecret;
+    const parsed: unknown = JSON.parse(out.SecretString ?? "{}");
+    // Valid JSON that is no object (`null`, `42`) is garbage too: replaced, not a crash at start.
+    const value = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Partial<ProvisionedSecret>;
+    const signingSecrets = Array.isArray(value.signingSecrets)
+      ? value.signingSecrets.filter((s): s is string => typeof s === "string")
+      : [];
+    if (typeof value.apiKey !== "string" || value.apiKey === "") return { apiKey: "", signingSecrets };
+    return { ...value, signingSecrets } as ProvisionedSecret;
   } catch (err) {
     if ((err as Error).name === "ResourceNotFoundException") return undefined;
     if (err instanceof SyntaxError) return { apiKey: "", signingSecrets: [] };

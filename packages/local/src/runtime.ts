@@ -142,7 +142,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     for (const spec of options.manifest) {
       const env: Record<string, string> = { ...spec.environment };
       for (const name of Object.keys(env))
-        if (options.env?.[name] !== undefined) env[name] = options.env[name] as string;
+        if (options.env?.[name]) env[name] = options.env[name] as string;
       const host = new FunctionHost(spec, {
         root: repoRoot.replace(/\/$/, ""),
         env: {

@@ -1,0 +1,365 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { FunctionSpec, JobSpec, WebhookSpec } from "@flxbl-lambda/core";
+import { manifest, type Order, type Product } from "@flxbl-lambda/functions";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type Runtime, type RuntimeInfo, startRuntime } from "./runtime.js";
+import { flxblAdmin, paymentSucceeded, stripeHeaders } from "./test-fixtures/app-client.js";
+
+/** Test functions beside the app's: one that echoes what it got, one that outlives its timeout. */
+const echo = {
+  name: "echo",
+  handler: "packages/local/src/test-fixtures/echo.handler",
+  trigger: { kind: "http", method: "POST", path: "/echo" },
+  signature: "standard-webhooks",
+  scopes: ["entity:Order:read"],
+  timeoutSeconds: 3,
+  environment: { GREETING: "from the manifest" },
+} as const satisfies WebhookSpec;
+const slow = {
+  name: "slow",
+  handler: "packages/local/src/test-fixtures/slow.handler",
+  trigger: { kind: "http", method: "POST", path: "/slow" },
+  signature: "standard-webhooks",
+  scopes: ["entity:Order:read"],
+  timeoutSeconds: 1,
+} as const satisfies WebhookSpec;
+const specs: readonly FunctionSpec[] = [...manifest, echo, slow];
+
+/** What the echo function answers. */
+interface Echoed {
+  event: APIGatewayProxyEventV2;
+  requestId: string;
+  remainingMs: number;
+  env: { GREETING: string | null; UNNAMED: string | null };
+}
+
+describe("startRuntime", () => {
+  let dataDir = "";
+  const lines: string[] = [];
+  let runtime: Runtime;
+  let admin: ReturnType<typeof flxblAdmin>;
+  let orderSeq = 0;
+
+  const request = (path: string, init: RequestInit = {}) =>
+    fetch(`${runtime.info.gatewayUrl}${path}`, { signal: AbortSignal.timeout(10_000), ...init });
+  const callEcho = async (path = "/echo", init: RequestInit = {}): Promise<Echoed> => {
+    const res = await request(path, { method: "POST", ...init });
+    if (res.status !== 200) throw new Error(`echo answered ${res.status}`);
+    return (await res.json()) as Echoed;
+  };
+  const newOrder = (total = 2500) =>
+    admin.create<Order>("Order", { number: `ORD-RT-${++orderSeq}`, status: "pending", total, currency: "eur" });
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "flxbl-runtime-"));
+    runtime = await startRuntime({
+      manifest: specs,
+      port: 0,
+      dataDir,
+      schedules: false,
+      // As `.env` would give them: one the manifest names, one it does not.
+      env: { PENDING_ORDER_MAX_AGE: "PT0S", GREETING: "from .env", UNNAMED: "not in any manifest" },
+      log: (line) => lines.push(line),
+      functionLog: (fn, line) => lines.push(`${fn} | ${line}`),
+    });
+    admin = flxblAdmin(runtime.info.flxbl);
+  }, 30_000);
+
+  afterAll(async () => {
+    await runtime?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  describe("gateway", () => {
+    it("answers 404 for a path no function serves", async () => {
+      const res = await request("/webhooks/unknown", { method: "POST", body: "{}" });
+
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({ message: "Not Found" });
+    });
+
+    it("answers 404 for a function's path with another method", async () => {
+      const res = await request("/webhooks/payments");
+
+      expect(res.status).toBe(404);
+    });
+
+    it.each([
+      ["a job that does not exist", "/_local/jobs/no-such-job"],
+      ["a webhook", "/_local/jobs/payments-webhook"],
+    ])("answers 404 when asked to run %s as a job", async (_what, path) => {
+      const res = await request(path, { method: "POST" });
+
+      expect(res.status).toBe(404);
+    });
+
+    it("answers GET /_local/health", async () => {
+      const res = await request("/_local/health");
+
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ ok: true });
+    });
+
+    it("answers 20 concurrent signed payments, each with its own order's outcome", async () => {
+      const orders = await Promise.all(Array.from({ length: 20 }, (_, i) => newOrder(1000 + i)));
+      const payments = orders.map((order) => ({ order, payment: paymentSucceeded(order) }));
+      const fn = runtime.info.functions["payments-webhook"];
+      const secret = fn?.signingSecrets?.[0] ?? "";
+
+      const answers = await Promise.all(
+        payments.map(async ({ payment }) => {
+          const res = await request("/webhooks/payments", {
+            method: "POST",
+            headers: stripeHeaders(payment.body, secret),
+            body: payment.body,
+          });
+          return { status: res.status, body: (await res.json()) as { orderId?: string; status?: string } };
+        }),
+      );
+
+      expect(answers.map((a) => a.status)).toEqual(payments.map(() => 200));
+      expect(answers.map((a) => a.body)).toEqual(
+        payments.map(({ order }) => expect.objectContaining({ orderId: order.id, status: "applied" })),
+      );
+      const stored = await Promise.all(orders.map((o) => admin.get<Order>("Order", o.id)));
+      expect(stored.map((o) => [o.status, o.paymentReference])).toEqual(
+        payments.map(({ payment }) => ["paid", payment.paymentIntentId]),
+      );
+    });
+
+    it("answers 500 with a generic message when a function throws, and logs the error", async () => {
+      const res = await request("/echo", { method: "POST", headers: { "x-echo-fail": "boom-42" } });
+      const body = await res.text();
+
+      expect(res.status).toBe(500);
+      expect(JSON.parse(body)).toEqual({ message: "Internal Server Error" });
+      expect(body).not.toContain("boom-42");
+      expect(lines.some((l) => /^\[invoke\] echo \S+ POST \/echo -> failed: Error: .*boom-42/.test(l))).toBe(true);
+    });
+  });
+
+  describe("API Gateway v2 event", () => {
+    it("has lower-cased headers, the raw path and the query string", async () => {
+      const { event } = await callEcho("/echo?b=2&a=1&a=3", {
+        headers: { "X-Trace-Token": "abc", "Content-Type": "application/json" },
+        body: '{"hello":"world"}',
+      });
+
+      expect(event).toMatchObject({
+        version: "2.0",
+        routeKey: "POST /echo",
+        rawPath: "/echo",
+        rawQueryString: "b=2&a=1&a=3",
+        queryStringParameters: { a: "1,3", b: "2" },
+        body: '{"hello":"world"}',
+        isBase64Encoded: false,
+      });
+      expect(event.headers["x-trace-token"]).toBe("abc");
+      expect(Object.keys(event.headers).filter((name) => name !== name.toLowerCase())).toEqual([]);
+    });
+
+    it("has a request context with request id, time, method and source IP", async () => {
+      const before = Date.now();
+
+      const { event } = await callEcho();
+
+      expect(event.requestContext.requestId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(event.requestContext.time).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
+      expect(event.requestContext.timeEpoch).toBeGreaterThanOrEqual(before);
+      expect(event.requestContext.timeEpoch).toBeLessThanOrEqual(Date.now());
+      expect(event.requestContext.http).toMatchObject({ method: "POST", path: "/echo", sourceIp: "127.0.0.1" });
+    });
+
+    it("carries a binary body base64-encoded", async () => {
+      const bytes = Buffer.from([0, 1, 2, 250, 255, 10, 13]);
+
+      const { event } = await callEcho("/echo", {
+        headers: { "content-type": "application/octet-stream" },
+        body: bytes,
+      });
+
+      expect(event.isBase64Encoded).toBe(true);
+      expect(Buffer.from(event.body ?? "", "base64").equals(bytes)).toBe(true);
+    });
+
+    it("comes with a Lambda context whose remaining time counts down from the function's timeout", async () => {
+      const { remainingMs } = await callEcho();
+
+      expect(remainingMs).toBeLessThanOrEqual(echo.timeoutSeconds * 1000);
+      expect(remainingMs).toBeGreaterThan(echo.timeoutSeconds * 1000 - 2000);
+    });
+  });
+
+  describe("invocations", () => {
+    it("logs one [invoke] line with the function, its request id, the status and the duration", async () => {
+      const { requestId } = await callEcho();
+
+      const logged = lines.filter((l) => l.includes(requestId));
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatch(new RegExp(`^\\[invoke\\] echo ${requestId} POST /echo -> 200 \\(\\d+ ms\\)$`));
+    });
+
+    it("answers 500 and logs Task timed out when a function runs past its timeout", async () => {
+      const started = Date.now();
+
+      const res = await request("/slow", { method: "POST" });
+
+      expect(res.status).toBe(500);
+      expect(Date.now() - started).toBeLessThan(slow.timeoutSeconds * 1000 + 1500);
+      expect(
+        lines.some((l) =>
+          /^\[invoke\] slow \S+ POST \/slow -> failed: Sandbox.Timedout: Task timed out after 1.00 seconds \(\d+ ms\)$/.test(
+            l,
+          ),
+        ),
+      ).toBe(true);
+    });
+
+    it("answers again after a timeout, from a fresh process as Lambda's new container would", async () => {
+      const before = await (await request("/slow?ms=0", { method: "POST" })).text();
+      await request("/slow", { method: "POST" });
+
+      const res = await request("/slow?ms=0", { method: "POST" });
+
+      expect(res.status).toBe(200);
+      const after = await res.text();
+      expect(after).toMatch(/^done, pid \d+$/);
+      expect(after).not.toBe(before);
+    });
+
+    it("answers POST /_local/jobs/<name> with the job's run summary", async () => {
+      const products = await admin.query<Product>("Product");
+
+      const res = await request("/_local/jobs/low-stock-alerts", { method: "POST" });
+
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ job: "low-stock-alerts", scanned: products.length, complete: true });
+    });
+  });
+
+  describe("function environment", () => {
+    it("lets a .env value override the manifest's value of the same name", async () => {
+      const { env } = await callEcho();
+
+      expect(env.GREETING).toBe("from .env");
+    });
+
+    it("passes no .env value the function's manifest does not name", async () => {
+      const { env } = await callEcho();
+
+      expect(env.UNNAMED).toBeNull();
+    });
+
+    it("gives the expiry job PENDING_ORDER_MAX_AGE from .env: PT0S expires an order made just now", async () => {
+      const order = await newOrder();
+
+      const res = await request("/_local/jobs/expire-stale-orders", { method: "POST" });
+
+      expect(res.status).toBe(200);
+      expect(await admin.get<Order>("Order", order.id)).toMatchObject({ status: "expired" });
+    });
+  });
+
+  describe("runtime.json", () => {
+    const read = () => JSON.parse(readFileSync(join(dataDir, "runtime.json"), "utf8")) as RuntimeInfo;
+
+    it("holds what startRuntime returned: the gateway, FLXBL and every function", () => {
+      const info = read();
+
+      expect(info.gatewayUrl).toBe(runtime.info.gatewayUrl);
+      expect(Object.keys(info.functions)).toEqual(specs.map((s) => s.name));
+      // Compared whole without printing: the file holds keys and signing secrets.
+      expect(JSON.stringify(info) === JSON.stringify(runtime.info)).toBe(true);
+    });
+
+    it("gives each function its trigger, its manifest scopes and the secret name the stacks use", () => {
+      const { functions } = read();
+
+      for (const spec of specs)
+        expect(functions[spec.name], spec.name).toMatchObject({
+          trigger:
+            spec.trigger.kind === "http" ? `${spec.trigger.method} ${spec.trigger.path}` : spec.trigger.expression,
+          scopes: [...spec.scopes],
+          secretName: `flxbl-lambda/local/${spec.name}`,
+        });
+    });
+
+    it("gives webhooks a URL and one whsec_ signing secret, and jobs neither", () => {
+      const { gatewayUrl, functions } = read();
+
+      for (const spec of specs) {
+        const fn = functions[spec.name];
+        if (spec.trigger.kind === "http") {
+          expect(fn?.url, spec.name).toBe(`${gatewayUrl}${spec.trigger.path}`);
+          expect(
+            fn?.signingSecrets?.map((s) => /^whsec_[A-Za-z0-9+/]{32}$/.test(s)),
+            spec.name,
+          ).toEqual([true]);
+        } else {
+          expect(fn && Object.keys(fn).sort(), spec.name).toEqual(["scopes", "secretName", "trigger"]);
+        }
+      }
+    });
+
+    it("is readable by its owner only", () => {
+      expect(statSync(join(dataDir, "runtime.json")).mode & 0o777).toBe(0o600);
+    });
+  });
+});
+
+describe("startRuntime's scheduler", () => {
+  const tick = {
+    name: "tick",
+    handler: "packages/local/src/test-fixtures/tick.handler",
+    trigger: { kind: "schedule", expression: "rate(1 minute)" },
+    scopes: ["entity:Order:read"],
+    timeoutSeconds: 30,
+  } as const satisfies JobSpec;
+  let dataDir = "";
+  const lines: string[] = [];
+  let runtime: Runtime | undefined;
+  let startedAt = 0;
+  let armedBy = 0;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "flxbl-scheduler-"));
+    // Only setTimeout is faked, and it still follows the wall clock, so the servers behave as
+    // usual; the test then jumps the clock a minute instead of waiting one.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"], shouldAdvanceTime: true });
+    startedAt = Date.now();
+    runtime = await startRuntime({
+      manifest: [tick],
+      port: 0,
+      dataDir,
+      log: (line) => lines.push(line),
+      functionLog: (fn, line) => lines.push(`${fn} | ${line}`),
+    });
+    armedBy = Date.now();
+  }, 30_000);
+
+  afterAll(async () => {
+    vi.useRealTimers();
+    await runtime?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("fires a rate(1 minute) job a minute after start with an EventBridge Scheduled Event", async () => {
+    const invoked = () => lines.filter((l) => /^\[invoke\] tick \S+ scheduled -> ok \(\d+ ms\)$/.test(l));
+    expect(invoked()).toEqual([]);
+
+    await vi.advanceTimersByTimeAsync(60_000);
+    for (let waited = 0; invoked().length === 0 && waited < 5_000; waited += 50) await sleep(50);
+
+    expect(invoked()).toHaveLength(1);
+    const printed = lines.find((l) => l.startsWith("tick | tick "))?.slice("tick | tick ".length);
+    const event = JSON.parse(printed ?? "{}") as { detailType: string; source: string; time: string };
+    expect(event).toMatchObject({ detailType: "Scheduled Event", source: "aws.events" });
+    // The fire time, in whole seconds: a minute after the scheduler was armed during start-up.
+    expect(Date.parse(event.time)).toBeGreaterThanOrEqual(Math.floor((startedAt + 60_000) / 1000) * 1000);
+    expect(Date.parse(event.time)).toBeLessThanOrEqual(armedBy + 60_000);
+  });
+});

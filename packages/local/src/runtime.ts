@@ -141,6 +141,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const hosts = new Map<string, FunctionHost>();
     for (const spec of options.manifest) {
       const env: Record<string, string> = { ...spec.environment };
+      // An empty .env value (KEY=) keeps the manifest's default rather than blanking it.
       for (const name of Object.keys(env))
         if (options.env?.[name]) env[name] = options.env[name] as string;
       const host = new FunctionHost(spec, {

@@ -301,10 +301,20 @@ export class FlxblClient {
       if (caller?.aborted) throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: lastError });
       const key = freshKey ?? (await this.#keys.get());
       freshKey = undefined;
-      const attemptTimer = AbortSignal.timeout(
+      // One controller per attempt, its timer cleared and its listener removed when the attempt
+      // ends: AbortSignal.timeout/any would leave a 10-s timer and a retained signal per call.
+      const controller = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(
+        () => {
+          timedOut = true;
+          controller.abort(new DOMException("FLXBL call timed out", "TimeoutError"));
+        },
         Math.min(left, this.#options.attemptTimeoutMs ?? defaults.attemptTimeoutMs),
       );
-      const signal = caller ? AbortSignal.any([caller, attemptTimer]) : attemptTimer;
+      const onCallerAbort = () => controller.abort(caller?.reason);
+      caller?.addEventListener("abort", onCallerAbort, { once: true });
+      const signal = controller.signal;
 
       let res: Response;
       let text: string;
@@ -323,7 +333,7 @@ export class FlxblClient {
       } catch (err) {
         if (caller?.aborted) throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: err });
         const unknownOutcome = !neverSent(err);
-        if (attemptTimer.aborted) {
+        if (timedOut) {
           lastError = new FlxblTimeoutError(site, "got no answer in time", { cause: err, outcomeUnknown: true });
           if (!spec.idempotent) throw lastError;
         } else {
@@ -337,6 +347,9 @@ export class FlxblClient {
         if (attempt === attempts) throw lastError;
         await this.#backoff(site, attempt, base, cap, undefined, cutoff, caller, lastError);
         continue;
+      } finally {
+        clearTimeout(timer);
+        caller?.removeEventListener("abort", onCallerAbort);
       }
 
       if (res.ok) {

@@ -142,8 +142,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     for (const spec of options.manifest) {
       const env: Record<string, string> = { ...spec.environment };
       // An empty .env value (KEY=) keeps the manifest's default rather than blanking it.
-      for (const name of Object.keys(env))
-        if (options.env?.[name]) env[name] = options.env[name] as string;
+      for (const name of Object.keys(env)) if (options.env?.[name]) env[name] = options.env[name] as string;
       const host = new FunctionHost(spec, {
         root: repoRoot.replace(/\/$/, ""),
         env: {

@@ -5,7 +5,7 @@ import {
   PutSecretValueCommand,
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import type { FunctionSpec } from "@flxbl-lambda/core";
+import { FlxblAdmin, type FunctionSpec } from "@flxbl-lambda/core";
 
 /** What a function's secret holds once provisioned. `keyId` lets tools find and revoke the key. */
 export interface ProvisionedSecret {
@@ -44,12 +44,6 @@ export function newSigningSecret(): string {
   return `whsec_${randomBytes(24).toString("base64")}`;
 }
 
-interface KeyListing {
-  id: string;
-  name: string;
-  scopes: string[];
-}
-
 const sameScopes = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && [...a].sort().join(" ") === [...b].sort().join(" ");
 
@@ -65,21 +59,8 @@ const sameScopes = (a: readonly string[], b: readonly string[]) =>
  * ```
  */
 export async function provisionKeys(options: ProvisionOptions): Promise<ProvisionResult[]> {
-  const http = options.fetch ?? globalThis.fetch;
-  const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await http(`${options.flxbl.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${options.flxbl.adminKey}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`FLXBL ${method} ${path} answered ${res.status}: ${text.slice(0, 200)}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
-  const listed = await admin<KeyListing[]>("GET", "/api-keys");
+  const admin = new FlxblAdmin({ baseUrl: options.flxbl.url, adminKey: options.flxbl.adminKey, fetch: options.fetch });
+  const listed = await admin.listKeys();
   const results: ProvisionResult[] = [];
   for (const spec of options.manifest) {
     const name = options.secretName(spec.name);
@@ -92,9 +73,7 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
         : [];
     const existing = current?.keyId ? listed.find((k) => k.id === current.keyId) : undefined;
     const works =
-      existing !== undefined &&
-      current !== undefined &&
-      (await keyWorks(http, options.flxbl.url, current.apiKey, spec));
+      existing !== undefined && current !== undefined && (await admin.keyWorks(current.apiKey, spec.scopes));
     if (existing && works && sameScopes(existing.scopes, spec.scopes)) {
       // Compared by value: a job's `[]` is a new array each run, and rewriting its secret on every
       // start would add a version (and move AWSPREVIOUS) for nothing.
@@ -110,10 +89,7 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
       });
       continue;
     }
-    const created = await admin<{ id: string; key: string }>("POST", "/api-keys", {
-      name: `${options.keyPrefix}/${spec.name}`,
-      scopes: spec.scopes,
-    });
+    const created = await admin.createKey(`${options.keyPrefix}/${spec.name}`, spec.scopes);
     await writeSecret(
       options.secrets,
       name,
@@ -127,7 +103,7 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
         : !works
           ? "the secret's key is refused"
           : "the manifest's scopes changed";
-    if (existing) await admin("DELETE", `/api-keys/${encodeURIComponent(existing.id)}`);
+    if (existing) await admin.revokeKey(existing.id);
     results.push({
       function: spec.name,
       secretName: name,
@@ -138,19 +114,6 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
     });
   }
   return results;
-}
-
-/** Whether FLXBL accepts a key: any answer but 401 to a cheap query on an entity it names. */
-async function keyWorks(http: typeof fetch, url: string, apiKey: string, spec: FunctionSpec): Promise<boolean> {
-  const entity =
-    spec.scopes.map((s) => s.split(":")).find(([kind, name]) => kind === "entity" && name !== "*")?.[1] ?? "_";
-  const res = await http(`${url}/dynamic/${encodeURIComponent(entity)}/query`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-    body: JSON.stringify({ limit: 1 }),
-  });
-  await res.arrayBuffer();
-  return res.status !== 401;
 }
 
 /** A function's secret as stored, or undefined when it does not exist or holds no key yet. */

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -30,10 +29,8 @@ export interface Provisioned {
   signingSecrets: string[];
 }
 
-/** A new signing secret in the `whsec_<base64>` form both schemes use. */
-export function newSigningSecret(): string {
-  return `whsec_${randomBytes(24).toString("base64")}`;
-}
+/** The signing-secret generator provisioning uses, so tests sign with secrets of the same form. */
+export { newSigningSecret } from "@flxbl-lambda/local";
 
 /**
  * Everything a function talks to, on loopback: the FLXBL emulator, a Secrets Manager endpoint

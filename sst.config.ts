@@ -14,7 +14,12 @@ export default {
       nodejs: { format: "esm", minify: true, sourcemap: true },
     });
     if (app.stage !== "prod") app.setDefaultRemovalPolicy("destroy");
-    const { Keys, Storage, Webhooks, Jobs } = createStacks(manifest, { flxblUrl: process.env.FLXBL_URL });
+    // An empty variable (a `.env` line `NAME=`) means the default.
+    const admins = (process.env.ADMIN_PRINCIPAL_ARNS ?? "").split(",").filter((arn) => arn.trim() !== "");
+    const { Keys, Storage, Webhooks, Jobs } = createStacks(manifest, {
+      flxblUrl: process.env.FLXBL_URL || undefined,
+      adminPrincipalArns: admins.length > 0 ? admins : undefined,
+    });
     app.stack(Keys).stack(Storage).stack(Webhooks).stack(Jobs);
   },
 } satisfies SSTConfig;

@@ -1,4 +1,4 @@
-import type { FunctionSpec } from "@flxbl-lambda/core";
+import { type FunctionSpec, idempotencyKeyPrefix, lockItemId } from "@flxbl-lambda/core";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Stack } from "sst/constructs";
@@ -11,6 +11,10 @@ export interface FunctionWiring {
   /** This function's own secret, and no other. */
   secret: ISecret;
   table: Table;
+  /** The stage (`APP_STAGE`). */
+  stage: string;
+  /** How long each function keeps its secret in memory (`FLXBL_SECRET_TTL_SECONDS`). */
+  secretTtlSeconds: number;
 }
 
 /** The DynamoDB actions a function needs on the state table, by trigger. */
@@ -21,6 +25,16 @@ export const tableActions: Record<FunctionSpec["trigger"]["kind"], string[]> = {
   schedule: ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
 };
 
+/**
+ * The state-table partition keys a function may touch (`dynamodb:LeadingKeys`), from its manifest
+ * entry: its own idempotency records (webhooks) or run checkpoint (jobs), and the lock
+ * namespaces it declares. Another function's items are out of its reach.
+ */
+export function stateKeyPatterns(spec: FunctionSpec): string[] {
+  const own = spec.trigger.kind === "http" ? `${idempotencyKeyPrefix(spec.name)}#*` : `job#${spec.name}`;
+  return [own, ...(spec.locks ?? []).map((ns) => lockItemId(`${ns}#*`))];
+}
+
 /** `expire-stale-orders` -> `ExpireStaleOrders`: construct ids from manifest names. */
 export function pascal(name: string): string {
   return name.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
@@ -28,7 +42,7 @@ export function pascal(name: string): string {
 
 /**
  * One manifest entry as a Lambda function: its timeout, memory and environment, and an IAM
- * policy that can read its own secret and use the state table, nothing more. (SST's
+ * policy that can read its own secret and use its own items of the state table, nothing more. (SST's
  * `permissions: [table]` would grant `dynamodb:*`; these statements are written out instead.)
  */
 export function manifestFunction(stack: Stack, spec: FunctionSpec, wiring: FunctionWiring): SstFunction {
@@ -38,10 +52,12 @@ export function manifestFunction(stack: Stack, spec: FunctionSpec, wiring: Funct
     timeout: spec.timeoutSeconds,
     memorySize: spec.memoryMb ?? 256,
     environment: {
+      FLXBL_SECRET_TTL_SECONDS: String(wiring.secretTtlSeconds),
       ...spec.environment,
       FLXBL_URL: wiring.flxblUrl,
       FLXBL_SECRET_ARN: wiring.secret.secretArn,
       STATE_TABLE_NAME: wiring.table.tableName,
+      APP_STAGE: wiring.stage,
       POWERTOOLS_SERVICE_NAME: spec.name,
     },
   });
@@ -49,7 +65,11 @@ export function manifestFunction(stack: Stack, spec: FunctionSpec, wiring: Funct
     new PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [wiring.secret.secretArn] }),
   );
   fn.addToRolePolicy(
-    new PolicyStatement({ actions: tableActions[spec.trigger.kind], resources: [wiring.table.tableArn] }),
+    new PolicyStatement({
+      actions: tableActions[spec.trigger.kind],
+      resources: [wiring.table.tableArn],
+      conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": stateKeyPatterns(spec) } },
+    }),
   );
   return fn;
 }

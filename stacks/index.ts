@@ -1,8 +1,19 @@
-import type { FunctionSpec, JobSpec, WebhookSpec } from "@flxbl-lambda/core";
-import { Duration, SecretValue } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
-import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import {
+  adminSecretName,
+  type FunctionSpec,
+  flxblUrlProblem,
+  functionSecretName,
+  type JobSpec,
+  type WebhookSpec,
+} from "@flxbl-lambda/core";
+import { rotationFunction } from "@flxbl-lambda/functions";
+import { Duration, RemovalPolicy, SecretValue } from "aws-cdk-lib";
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { Rule } from "aws-cdk-lib/aws-events";
+import { CloudWatchLogGroup } from "aws-cdk-lib/aws-events-targets";
+import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { CfnRotationSchedule, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { Api, Cron, Function as SstFunction, type StackContext, Table, use } from "sst/constructs";
@@ -17,15 +28,54 @@ export interface StackSettings {
   /** Days between key rotations. @default 30 */
   rotationDays?: number;
   /**
-   * Seconds a superseded key keeps working after rotation; longer than the functions' secret
-   * cache TTL (300 s by default). @default 360
+   * Seconds a superseded key keeps working after rotation: longer than the functions' secret
+   * cache TTL, and at least a minute shorter than the rotation function's 900-s timeout
+   * (checked at synth time). @default 360
    */
   rotationGraceSeconds?: number;
+  /** Seconds each function keeps its secret in memory (`FLXBL_SECRET_TTL_SECONDS`). @default 300 */
+  secretTtlSeconds?: number;
+  /**
+   * Who besides the rotation function may read the admin secret (`aws:PrincipalArn` patterns):
+   * the deploying account's administrators, who run `npm run keys`.
+   * @default the account root and roles whose name contains `Admin` (SSO AdministratorAccess included)
+   */
+  adminPrincipalArns?: string[];
 }
 
 /** The name of a function's secret: `<app>/<stage>/<function>`; the admin key's is `<app>/<stage>/admin`. */
 export function secretName(app: { name: string; stage: string }, fn: string): string {
-  return `${app.name}/${app.stage}/${fn}`;
+  return fn === "admin"
+    ? adminSecretName({ app: app.name, stage: app.stage })
+    : functionSecretName({ app: app.name, stage: app.stage }, fn);
+}
+
+/**
+ * Refuses settings that would break a promise at run time: FLXBL over plain http (the keys would
+ * travel in clear), or a rotation grace period that a cached key could outlive (a warm function
+ * would hold a revoked key) or that the rotation function could not wait out before its timeout.
+ */
+export function checkSettings(manifest: readonly FunctionSpec[], settings: StackSettings): void {
+  const problems: string[] = [];
+  const url = settings.flxblUrl ?? "https://api.flxbl.dev/api/v1";
+  const urlProblem = flxblUrlProblem(url, { allowLoopbackHttp: false });
+  if (urlProblem) problems.push(`${urlProblem}. Deploy with FLXBL_URL=https://...`);
+  const grace = settings.rotationGraceSeconds ?? 360;
+  const ttls = manifest.map((spec) => ({
+    name: spec.name,
+    ttl: Number(spec.environment?.FLXBL_SECRET_TTL_SECONDS ?? settings.secretTtlSeconds ?? 300),
+  }));
+  for (const { name, ttl } of ttls)
+    if (!(grace > ttl))
+      problems.push(
+        `rotationGraceSeconds (${grace}) must be longer than ${name}'s secret cache TTL (${ttl} s), or a warm ${name} would hold a revoked key`,
+      );
+  const room = rotationFunction.timeoutSeconds - 60;
+  if (!(grace <= room))
+    problems.push(
+      `rotationGraceSeconds (${grace}) must leave the rotation function a minute of its ${rotationFunction.timeoutSeconds}-s timeout (at most ${room})`,
+    );
+  if (problems.length > 0) throw new Error(`Invalid stack settings:\n  ${problems.join("\n  ")}`);
 }
 
 const isWebhook = (spec: FunctionSpec): spec is WebhookSpec => spec.trigger.kind === "http";
@@ -42,9 +92,11 @@ const isJob = (spec: FunctionSpec): spec is JobSpec => spec.trigger.kind === "sc
  * ```
  */
 export function createStacks(manifest: readonly FunctionSpec[], settings: StackSettings = {}) {
+  checkSettings(manifest, settings);
   const flxblUrl = settings.flxblUrl ?? "https://api.flxbl.dev/api/v1";
   const rotationDays = settings.rotationDays ?? 30;
   const rotationGraceSeconds = settings.rotationGraceSeconds ?? 360;
+  const secretTtlSeconds = settings.secretTtlSeconds ?? 300;
 
   /**
    * One Secrets Manager secret per function (its FLXBL key, and a webhook's signing secrets), the
@@ -68,14 +120,17 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
     });
 
     const rotation = new SstFunction(stack, "RotateKey", {
-      handler: "packages/functions/src/rotation/rotate-key.handler",
-      description: "Rotates each function's FLXBL key (Secrets Manager rotation protocol)",
+      handler: rotationFunction.handler,
+      description: rotationFunction.description,
       // finishSecret waits out the grace period before revoking the old key.
-      timeout: 900,
-      memorySize: 256,
+      timeout: rotationFunction.timeoutSeconds,
+      memorySize: rotationFunction.memoryMb,
       environment: {
         FLXBL_URL: flxblUrl,
         ADMIN_SECRET_ARN: admin.secretArn,
+        // With the manifest bundled in the function, the stage names which secrets it may rotate
+        // and with which scopes: its authority, never the secret's own content.
+        APP_STAGE: stack.stage,
         ROTATION_GRACE_SECONDS: String(rotationGraceSeconds),
       },
     });
@@ -98,9 +153,11 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
     );
     // The L1 schedule rather than secret.addRotationSchedule(): the L2 also grants
     // secretsmanager:GetRandomPassword on "*", which the rotation does not use.
+    // Only Secrets Manager acting for this account may invoke it (no confused deputy).
     rotation.addPermission("SecretsManagerInvokes", {
       principal: new ServicePrincipal("secretsmanager.amazonaws.com"),
       action: "lambda:InvokeFunction",
+      sourceAccount: stack.account,
     });
     const invoke = rotation.permissionsNode.findChild("SecretsManagerInvokes");
     for (const spec of manifest) {
@@ -113,6 +170,71 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
       });
       schedule.node.addDependency(invoke);
     }
+
+    // The admin key can mint any key: nobody but the rotation function and the account's
+    // administrators may read it, whatever IAM policies say elsewhere in the account.
+    const account = stack.account;
+    admin.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "OnlyRotationAndAdministratorsRead",
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ["secretsmanager:GetSecretValue"],
+        resources: ["*"],
+        conditions: {
+          ArnNotLike: {
+            "aws:PrincipalArn": [
+              rotation.role?.roleArn as string,
+              ...(settings.adminPrincipalArns ?? [
+                `arn:aws:iam::${account}:root`,
+                `arn:aws:iam::${account}:role/*Admin*`,
+              ]),
+            ],
+          },
+        },
+      }),
+    );
+
+    // A failed rotation is an alarm: the function's own errors, and Secrets Manager's
+    // RotationFailed / RotationAbandoned events (kept in a log group for the audit trail).
+    new Alarm(stack, "RotationErrors", {
+      alarmDescription: "A key rotation step failed (see the RotateKey function's log)",
+      metric: rotation.metricErrors({ period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    const failedRotations = new Rule(stack, "RotationFailed", {
+      description: "Secrets Manager gave up a rotation of one of this app's secrets",
+      eventPattern: {
+        source: ["aws.secretsmanager"],
+        detailType: ["AWS Service Event via CloudTrail"],
+        detail: { eventName: ["RotationFailed", "RotationAbandoned"] },
+      },
+      targets: [
+        new CloudWatchLogGroup(
+          new LogGroup(stack, "RotationFailures", {
+            retention: RetentionDays.ONE_YEAR,
+            removalPolicy: stack.stage === "prod" ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+          }),
+        ),
+      ],
+    });
+    new Alarm(stack, "RotationFailedEvents", {
+      alarmDescription: "Secrets Manager reported a failed or abandoned key rotation",
+      metric: new Metric({
+        namespace: "AWS/Events",
+        metricName: "TriggeredRules",
+        dimensionsMap: { RuleName: failedRotations.ruleName },
+        statistic: "Sum",
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
     return { secrets, admin, rotation };
   }
 
@@ -139,7 +261,7 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
     });
     for (const spec of manifest.filter(isWebhook)) {
       const secret = secrets[spec.name] as Secret;
-      const fn = manifestFunction(stack, spec, { flxblUrl, secret, table });
+      const fn = manifestFunction(stack, spec, { flxblUrl, secret, table, stage: stack.stage, secretTtlSeconds });
       api.addRoutes(stack, { [`${spec.trigger.method} ${spec.trigger.path}`]: fn });
     }
     stack.addOutputs({ WebhooksUrl: api.url });
@@ -153,7 +275,7 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
     const failures = new Queue(stack, "JobFailures", { retentionPeriod: Duration.days(14) });
     for (const spec of manifest.filter(isJob)) {
       const secret = secrets[spec.name] as Secret;
-      const fn = manifestFunction(stack, spec, { flxblUrl, secret, table });
+      const fn = manifestFunction(stack, spec, { flxblUrl, secret, table, stage: stack.stage, secretTtlSeconds });
       // A failed run (JobFailedError, or a crash) is retried twice by Lambda, then lands in the queue.
       fn.configureAsyncInvoke({ retryAttempts: 2, onFailure: new SqsDestination(failures) });
       new Cron(stack, `${pascal(spec.name)}Schedule`, {

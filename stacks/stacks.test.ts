@@ -1,12 +1,13 @@
 import type { FunctionSpec } from "@flxbl-lambda/core";
 import { manifest } from "@flxbl-lambda/functions";
 import { Match, type Template } from "aws-cdk-lib/assertions";
-import { beforeAll, describe, expect, it } from "vitest";
-import { createStacks } from "./index.js";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { stateKeyPatterns } from "./functions.js";
+import { checkSettings, createStacks } from "./index.js";
 import { synthesize } from "./synth.js";
 
 type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
-type Statement = { Action: string | string[]; Effect: string; Resource: unknown };
+type Statement = { Action: string | string[]; Effect: string; Resource: unknown; Condition?: Record<string, any> };
 
 const resources = (t: Template) => t.toJSON().Resources as Resources;
 const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
@@ -108,6 +109,50 @@ describe("stacks synthesized offline from the manifest", () => {
       expect(actionsOf(dynamo[0] as Statement).sort()).toEqual(needed.sort());
       expect(JSON.stringify(dynamo[0]?.Resource)).toMatch(/StateTable.*Arn/);
     });
+
+    it("may touch only its own items of the state table (dynamodb:LeadingKeys)", () => {
+      const { statements } = inspect(templates, spec, "test");
+      const dynamo = statements.find((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")));
+      const own = spec.trigger.kind === "http" ? `idem#${spec.name}#*` : `job#${spec.name}`;
+      expect(dynamo?.Condition).toEqual({
+        "ForAllValues:StringLike": {
+          "dynamodb:LeadingKeys": [own, ...(spec.locks ?? []).map((ns) => `lock#${ns}#*`)],
+        },
+      });
+    });
+
+    it("gets its stage and the secret cache TTL the rotation grace period was checked against", () => {
+      const vars = inspect(templates, spec, "test").fn?.Properties.Environment.Variables as Record<string, unknown>;
+      expect(vars.APP_STAGE).toBe("test");
+      expect(vars.FLXBL_SECRET_TTL_SECONDS).toBe("300");
+    });
+  });
+
+  it("keeps every function's idempotency records and checkpoint out of every other function's reach", () => {
+    const reach = new Map<string, string[]>(
+      manifest.map((spec): [string, string[]] => {
+        const { statements } = inspect(templates, spec, "test");
+        const dynamo = statements.find((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")));
+        return [spec.name, dynamo?.Condition?.["ForAllValues:StringLike"]?.["dynamodb:LeadingKeys"] as string[]];
+      }),
+    );
+    const matches = (pattern: string, key: string) =>
+      new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`).test(key);
+    for (const owner of manifest) {
+      const ownKey = owner.trigger.kind === "http" ? `idem#${owner.name}#someHash==` : `job#${owner.name}`;
+      for (const other of manifest) {
+        if (other.name === owner.name) continue;
+        expect(
+          (reach.get(other.name) ?? []).some((p) => matches(p, ownKey)),
+          `${other.name} reaches ${ownKey}`,
+        ).toBe(false);
+      }
+    }
+    // What is shared is a lock namespace both declare: the payments webhook and the expiry job on orders.
+    expect(reach.get("payments-webhook")).toContain("lock#order#*");
+    expect(reach.get("expire-stale-orders")).toContain("lock#order#*");
+    expect(reach.get("inventory-webhook")).not.toContain("lock#order#*");
+    expect(stateKeyPatterns(manifest[0] as FunctionSpec)).toEqual(reach.get(manifest[0].name));
   });
 
   it("grants no secretsmanager action on *, in any stack", () => {
@@ -140,7 +185,83 @@ describe("stacks synthesized offline from the manifest", () => {
     keys.hasResourceProperties("AWS::Lambda::Permission", {
       Principal: "secretsmanager.amazonaws.com",
       FunctionName: { "Fn::GetAtt": [rotationId, "Arn"] },
+      // Secrets Manager acting for another account cannot invoke it (offline, SST's account placeholder).
+      SourceAccount: Match.stringLikeRegexp("^(\\d{12}|my-account)$"),
     });
+  });
+
+  it("gives the rotation function its authority from the manifest: the stage, never a scope list to trust", () => {
+    const keys = templates.Keys as Template;
+    const [, rotation] = byType(keys, "AWS::Lambda::Function").find(([, f]) =>
+      JSON.stringify(f.Properties.Environment?.Variables ?? {}).includes("ADMIN_SECRET_ARN"),
+    ) ?? [undefined, undefined];
+    const vars = rotation?.Properties.Environment.Variables as Record<string, unknown>;
+    expect(vars).toMatchObject({
+      APP_STAGE: "test",
+      ROTATION_GRACE_SECONDS: "360",
+      FLXBL_URL: "https://api.flxbl.dev/api/v1",
+    });
+    expect(rotation?.Properties.Timeout).toBe(900);
+  });
+
+  it("alarms on a failed rotation: the rotation function's errors and Secrets Manager's RotationFailed events", () => {
+    const keys = templates.Keys as Template;
+    const [rotationId] = byType(keys, "AWS::Lambda::Function").find(([, f]) =>
+      JSON.stringify(f.Properties.Environment?.Variables ?? {}).includes("ADMIN_SECRET_ARN"),
+    ) ?? [""];
+    keys.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "Errors",
+      Namespace: "AWS/Lambda",
+      Dimensions: [{ Name: "FunctionName", Value: { Ref: rotationId } }],
+      Threshold: 1,
+    });
+    const [ruleId] = byType(keys, "AWS::Events::Rule").find(
+      ([, r]) => r.Properties.EventPattern?.source?.[0] === "aws.secretsmanager",
+    ) ?? [""];
+    keys.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: {
+        source: ["aws.secretsmanager"],
+        "detail-type": ["AWS Service Event via CloudTrail"],
+        detail: { eventName: ["RotationFailed", "RotationAbandoned"] },
+      },
+    });
+    keys.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "TriggeredRules",
+      Namespace: "AWS/Events",
+      Dimensions: [{ Name: "RuleName", Value: { Ref: ruleId } }],
+    });
+  });
+
+  it("denies reading the admin secret to everyone but the rotation function's role and the administrators", () => {
+    const keys = templates.Keys as Template;
+    const [adminId] = byType(keys, "AWS::SecretsManager::Secret").find(
+      ([, r]) => r.Properties.Name === "flxbl-lambda/test/admin",
+    ) ?? [""];
+    const [, rotation] = byType(keys, "AWS::Lambda::Function").find(([, f]) =>
+      JSON.stringify(f.Properties.Environment?.Variables ?? {}).includes("ADMIN_SECRET_ARN"),
+    ) ?? [undefined, undefined];
+    const account = byType(keys, "AWS::Lambda::Permission")[0]?.[1].Properties.SourceAccount as string;
+    const policies = byType(keys, "AWS::SecretsManager::ResourcePolicy").filter(
+      ([, p]) => JSON.stringify(p.Properties.SecretId) === JSON.stringify({ Ref: adminId }),
+    );
+    expect(policies).toHaveLength(1);
+    const statements = policies[0]?.[1].Properties.ResourcePolicy.Statement as Statement[];
+    expect(statements).toEqual([
+      expect.objectContaining({
+        Effect: "Deny",
+        Principal: { AWS: "*" },
+        Action: "secretsmanager:GetSecretValue",
+        Condition: {
+          ArnNotLike: {
+            "aws:PrincipalArn": [
+              rotation?.Properties.Role,
+              `arn:aws:iam::${account}:root`,
+              `arn:aws:iam::${account}:role/*Admin*`,
+            ],
+          },
+        },
+      }),
+    ]);
   });
 
   it("gives every function its own secret, named by app, stage and function, and an admin secret", () => {
@@ -252,4 +373,32 @@ describe("stacks synthesized offline from the manifest", () => {
       appFunctions(templates.Jobs as Template).length + 1,
     );
   }, 120_000);
+
+  describe("settings refused at synth time", () => {
+    afterEach(() => {
+      vi.unstubAllEnvs();
+    });
+
+    it("refuses a FLXBL_URL that is not https:, naming the fix", async () => {
+      vi.stubEnv("FLXBL_URL", "http://api.flxbl.example/api/v1");
+      await expect(synthesize({ stage: "test" })).rejects.toThrow(/FLXBL_URL must be https:.*FLXBL_URL=https/s);
+      expect(() => checkSettings(manifest, { flxblUrl: "http://127.0.0.1:4010/api/v1" })).toThrow(/https:/);
+    });
+
+    it.each([
+      ["not longer than the secret cache TTL", { rotationGraceSeconds: 300 }, /longer than .* TTL \(300 s\)/],
+      [
+        "not longer than a TTL raised in the manifest",
+        { rotationGraceSeconds: 360, secretTtlSeconds: 400 },
+        /TTL \(400 s\)/,
+      ],
+      ["not a minute shorter than the rotation function's timeout", { rotationGraceSeconds: 870 }, /at most 840/],
+    ] as const)("refuses a rotation grace period %s", (_, settings, message) => {
+      expect(() => createStacks(manifest, settings)).toThrow(message);
+    });
+
+    it("accepts the defaults", () => {
+      expect(() => checkSettings(manifest, {})).not.toThrow();
+    });
+  });
 });

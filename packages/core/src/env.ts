@@ -1,11 +1,48 @@
 import { z } from "zod/mini";
 
+const loopbackHosts = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Why a FLXBL base URL may not be used, or undefined when it may: it must be `https:` (the API
+ * key travels in its `Authorization` header), except `http:` on a loopback host (the local
+ * emulator) when `allowLoopbackHttp` is set, as it is for functions and `npm start`; stacks and
+ * the key tools against AWS refuse `http:` entirely.
+ *
+ * @example
+ * ```ts
+ * flxblUrlProblem("http://api.example.com/api/v1"); // "FLXBL_URL must be https: ..."
+ * flxblUrlProblem("http://127.0.0.1:4010/api/v1"); // undefined
+ * flxblUrlProblem("http://127.0.0.1:4010/api/v1", { allowLoopbackHttp: false }); // "FLXBL_URL must be https: ..."
+ * ```
+ */
+export function flxblUrlProblem(url: string, options: { allowLoopbackHttp?: boolean } = {}): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `FLXBL_URL is not a URL: "${url}"`;
+  }
+  if (parsed.username || parsed.password) return "FLXBL_URL must not carry credentials (user:password@)";
+  if (parsed.protocol === "https:") return undefined;
+  if (parsed.protocol === "http:" && (options.allowLoopbackHttp ?? true) && loopbackHosts.test(parsed.hostname))
+    return undefined;
+  return `FLXBL_URL must be https: (got ${parsed.protocol}//${parsed.host}); the API key would travel in clear text${
+    options.allowLoopbackHttp === false ? "" : " (http: is accepted only on a loopback host, for local runs)"
+  }`;
+}
+
 // zod/mini: the same checks as zod's classic API, a fraction of the bundle (cold starts).
+const seconds = (check: z.core.$ZodCheck<number>) => z.pipe(z.coerce.number(), z.int().check(check));
 const functionEnvSchema = z.object({
-  FLXBL_URL: z.url({ protocol: /^https?$/ }),
+  FLXBL_URL: z
+    .string()
+    .check(z.refine((url) => flxblUrlProblem(url) === undefined, "must be https: (http: only on loopback)")),
   FLXBL_SECRET_ARN: z.string().check(z.minLength(1)),
   STATE_TABLE_NAME: z.optional(z.string().check(z.minLength(1))),
-  FLXBL_SECRET_TTL_SECONDS: z.optional(z.pipe(z.coerce.number(), z.int().check(z.positive()))),
+  /** The deployment stage (`prod`, `dev`, `local`): some rules differ in production. */
+  APP_STAGE: z.optional(z.string().check(z.minLength(1))),
+  FLXBL_SECRET_TTL_SECONDS: z.optional(seconds(z.positive())),
+  FLXBL_SECRET_MAX_STALE_SECONDS: z.optional(seconds(z.nonnegative())),
 });
 
 /**
@@ -17,6 +54,7 @@ const functionEnvSchema = z.object({
  *   FLXBL_URL: "https://api.flxbl.dev/api/v1",
  *   FLXBL_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:flxbl-lambda/prod/payments-webhook",
  *   STATE_TABLE_NAME: "flxbl-lambda-state",
+ *   APP_STAGE: "prod",
  * };
  * ```
  */
@@ -32,7 +70,9 @@ export type FunctionEnv = z.infer<typeof functionEnvSchema>;
  * ```
  */
 export function readFunctionEnv(source: Record<string, string | undefined>): FunctionEnv {
-  const parsed = functionEnvSchema.safeParse(source);
+  // An empty value means "not set" (a `.env` line `NAME=`), so the default applies.
+  const given = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = functionEnvSchema.safeParse(given);
   if (!parsed.success) {
     const names = parsed.error.issues.map((i) => `${i.path.join(".")} (${i.message})`).join(", ");
     throw new Error(`Function environment is incomplete or invalid: ${names}`);

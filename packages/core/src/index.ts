@@ -1,3 +1,5 @@
+export * from "./aws.js";
+export * from "./contract.js";
 export * from "./env.js";
 export * from "./flxbl/index.js";
 export * from "./jobs/index.js";
@@ -5,7 +7,9 @@ export * from "./keys/index.js";
 export * from "./lambda.js";
 export * from "./log/logger.js";
 export * from "./log/redact.js";
+export * from "./log/sanitize-error.js";
 export * from "./manifest.js";
 export * from "./middleware/index.js";
+export * from "./state/errors.js";
 export * from "./state/lock.js";
 export * from "./webhooks/index.js";

@@ -11,6 +11,7 @@ import type { SignatureScheme } from "./manifest.js";
 import { type FlxblContext, flxbl } from "./middleware/flxbl.js";
 import { httpErrors } from "./middleware/http-errors.js";
 import { webhookIdempotency } from "./middleware/idempotency.js";
+import { sanitizeErrors } from "./middleware/sanitize-errors.js";
 import { type VerifiedWebhook, webhook } from "./middleware/webhook.js";
 
 /**
@@ -58,7 +59,8 @@ export interface FlxblHandlerOptions {
   timeoutEarlyInMillis?: number;
   /**
    * Overrides for tests: a secret loader, client options.
-   * @default the shared {@link secretLoader} of `env.FLXBL_SECRET_ARN` (TTL `FLXBL_SECRET_TTL_SECONDS`)
+   * @default the shared {@link secretLoader} of `env.FLXBL_SECRET_ARN` (TTL `FLXBL_SECRET_TTL_SECONDS`,
+   * served stale through outages for up to `FLXBL_SECRET_MAX_STALE_SECONDS`)
    */
   secrets?: SecretLoader;
   client?: Pick<FlxblClientOptions, "retry" | "safetyMarginMs" | "attemptTimeoutMs" | "fetch" | "random">;
@@ -66,9 +68,10 @@ export interface FlxblHandlerOptions {
 
 /**
  * The standard middy stack of a FLXBL function, in its tested order:
- * 1. Powertools `injectLambdaContext` (request id and function name on every log line),
- * 2. {@link httpErrors} (response rules for HTTP events; rethrow for schedules),
- * 3. {@link flxbl} (the scope-guarded client on `context.flxbl`),
+ * 1. {@link sanitizeErrors} (an error that leaves the handler, as a job's does, carries no secret),
+ * 2. Powertools `injectLambdaContext` (request id and function name on every log line),
+ * 3. {@link httpErrors} (response rules for HTTP events; rethrow for schedules),
+ * 4. {@link flxbl} (the scope-guarded client on `context.flxbl`),
  * and middy's early timeout, whose abort signal is bound into `context.flxbl`.
  * Add trigger-specific middlewares (signature checks, idempotency) with `.use()`.
  *
@@ -96,6 +99,7 @@ export function flxblHandler<TEvent, TResult>(
     },
     { timeoutEarlyInMillis: timeoutEarly },
   )
+    .use(sanitizeErrors())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpErrors({ logger }))
     .use(
@@ -103,7 +107,7 @@ export function flxblHandler<TEvent, TResult>(
         baseUrl: options.env.FLXBL_URL,
         secretId: options.env.FLXBL_SECRET_ARN,
         scopes: options.spec.scopes,
-        secrets: options.secrets ?? sharedLoader(options.env),
+        secrets: options.secrets ?? sharedLoader(options.env, logger),
         // FLXBL calls give up before middy's early timeout fires, so they fail with a clear error.
         client: { safetyMarginMs: timeoutEarly + 500, ...options.client },
         logger,
@@ -166,7 +170,7 @@ export function webhookHandler<TResult>(
 ): MiddyfiedHandler<APIGatewayProxyEventV2, TResult, Error, Context> {
   const tableName = stateTableName(options.env);
   const logger = options.logger ?? createLogger({ serviceName: options.spec.name });
-  const secrets = options.secrets ?? sharedLoader(options.env);
+  const secrets = options.secrets ?? sharedLoader(options.env, logger);
   return flxblHandler<APIGatewayProxyEventV2, TResult>({ ...options, logger, secrets }, (event, context) =>
     handler(event, context as WebhookHandlerContext),
   )
@@ -183,13 +187,21 @@ export function webhookHandler<TResult>(
     .use(
       webhookIdempotency({
         tableName,
+        functionName: options.spec.name,
         scheme: options.spec.signature,
         client: options.dynamodb,
+        logger,
       }) as MiddlewareObj<APIGatewayProxyEventV2, TResult, Error, Context>,
     );
 }
 
-function sharedLoader(env: FunctionEnv): SecretLoader {
+function sharedLoader(env: FunctionEnv, logger: Logger): SecretLoader {
   const ttl = env.FLXBL_SECRET_TTL_SECONDS;
-  return secretLoader({ secretId: env.FLXBL_SECRET_ARN, ttlMs: ttl === undefined ? undefined : ttl * 1000 });
+  const maxStale = env.FLXBL_SECRET_MAX_STALE_SECONDS;
+  return secretLoader({
+    secretId: env.FLXBL_SECRET_ARN,
+    ttlMs: ttl === undefined ? undefined : ttl * 1000,
+    maxStaleMs: maxStale === undefined ? undefined : maxStale * 1000,
+    logger,
+  });
 }

@@ -44,6 +44,12 @@ interface BaseSpec {
   handler: string;
   /** Exactly the FLXBL scopes the function uses; its key gets these and no more. */
   scopes: readonly Scope[];
+  /**
+   * The `KeyedLock` namespaces the function takes (`order` for keys `order#<id>`): its IAM policy
+   * reaches exactly those items of the state table (`lock#order#*`), and a lock outside them is
+   * refused. Functions that take the same namespace serialise on it. @default none
+   */
+  locks?: readonly string[];
   /** Lambda timeout in seconds. */
   timeoutSeconds: number;
   /** Lambda memory in MB. @default 256 */
@@ -129,9 +135,13 @@ export function defineManifest<const T extends readonly FunctionSpec[]>(function
     const at = `function "${fn.name}"`;
     if (!namePattern.test(fn.name)) problems.push(`${at}: name must be kebab-case`);
     if (names.has(fn.name)) problems.push(`${at}: name is used twice`);
+    if (fn.name === "admin") problems.push(`${at}: "admin" names the stage's admin-key secret; choose another name`);
     names.add(fn.name);
     if (!/\.[A-Za-z_$][\w$]*$/.test(fn.handler)) problems.push(`${at}: handler must be "path/to/file.exportName"`);
     if (fn.scopes.length === 0) problems.push(`${at}: declares no scopes`);
+    for (const ns of fn.locks ?? [])
+      if (!/^[a-z][a-z0-9-]*$/.test(ns))
+        problems.push(`${at}: lock namespace "${ns}" must be lower-case letters, digits and -`);
     for (const scope of fn.scopes) if (!isScope(scope)) problems.push(`${at}: "${scope}" is not a FLXBL scope`);
     if (!Number.isInteger(fn.timeoutSeconds) || fn.timeoutSeconds < 1 || fn.timeoutSeconds > 900)
       problems.push(`${at}: timeoutSeconds must be an integer in 1..900`);

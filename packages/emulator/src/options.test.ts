@@ -46,6 +46,7 @@ describe("defaultBehaviour", () => {
       extendedOperators: false,
       uniqueFields: {},
       retryAfterHeader: true,
+      apiKeyListShape: "array",
     });
   });
 
@@ -428,5 +429,42 @@ describe("uniqueFields", () => {
     const res = await admin(flxbl).post("/dynamic/Product", product({ sku: "SAME" }));
 
     expect(res.status).toBe(201);
+  });
+});
+
+describe("apiKeyListShape", () => {
+  const makeKeys = async (flxbl: Emulator, n: number) => {
+    for (let i = 0; i < n; i++) await admin(flxbl).post("/api-keys", { name: `k${i}`, scopes: ["entity:Order:read"] });
+  };
+
+  it("answers every key as a bare array by default, and a slice with limit and offset", async () => {
+    const flxbl = await emulator();
+    await makeKeys(flxbl, 5);
+
+    const all = await admin(flxbl).get("/api-keys");
+    const slice = await admin(flxbl).get("/api-keys?limit=2&offset=1");
+
+    expect(all.body.map((k: { name: string }) => k.name)).toEqual(["k0", "k1", "k2", "k3", "k4"]);
+    expect(slice.body.map((k: { name: string }) => k.name)).toEqual(["k1", "k2"]);
+  });
+
+  it("answers one page in an envelope with the total when set to envelope", async () => {
+    const flxbl = await emulator({ apiKeyListShape: "envelope", defaultLimit: 2 });
+    await makeKeys(flxbl, 3);
+
+    const first = await admin(flxbl).get("/api-keys");
+    const last = await admin(flxbl).get("/api-keys?offset=2");
+
+    expect(first.body.data.map((k: { name: string }) => k.name)).toEqual(["k0", "k1"]);
+    expect(first.body.pagination).toEqual({ limit: 2, offset: 0, total: 3 });
+    expect(last.body.data.map((k: { name: string }) => k.name)).toEqual(["k2"]);
+  });
+
+  it("answers 400 to a limit that is not a positive integer", async () => {
+    const flxbl = await emulator();
+
+    const res = await admin(flxbl).get("/api-keys?limit=0");
+
+    expect(res.status).toBe(400);
   });
 });

@@ -71,6 +71,13 @@ export interface BehaviourOptions {
    * @default true
    */
   retryAfterHeader: boolean;
+  /**
+   * `GET /api-keys` (not documented by FLXBL): every key as a bare array, honouring `limit` and
+   * `offset` when given (`array`), or one page `{data, pagination:{limit, offset, total}}`
+   * (`envelope`, page size `defaultLimit` unless `limit` is given, capped at `maxLimit`).
+   * @default "array"
+   */
+  apiKeyListShape: "array" | "envelope";
 }
 
 /** A per-key token bucket: `rps` tokens a second, at most `burst` saved up. */
@@ -113,6 +120,7 @@ export const defaultBehaviour: BehaviourOptions = {
   extendedOperators: false,
   uniqueFields: {},
   retryAfterHeader: true,
+  apiKeyListShape: "array",
 };
 
 export const noFaults: Faults = {

@@ -98,6 +98,7 @@ const runtimeConfigSchema = z
         extendedOperators: z.boolean(),
         uniqueFields: z.record(z.string(), z.array(z.string())),
         retryAfterHeader: z.boolean(),
+        apiKeyListShape: z.enum(["array", "envelope"]),
       })
       .strict()
       .partial()
@@ -329,7 +330,7 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
           template: "GET /api-keys",
           run: () => {
             adminOnly();
-            return listKeys();
+            return listKeys(ctx);
           },
         };
     }
@@ -537,12 +538,23 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
     return { status: behaviour.createStatus, body: { id, name: b.name, key, scopes, createdAt } };
   }
 
-  function listKeys(): Reply {
+  function listKeys(ctx: Ctx): Reply {
     const keys = store
       .keys()
       .filter((k) => k.revokedAt === null)
       .map((k) => ({ id: k.id, name: k.name, keyPrefix: k.prefix, scopes: k.scopes, createdAt: k.createdAt }));
-    return { status: 200, body: keys };
+    const rawLimit = ctx.query.get("limit");
+    const rawOffset = ctx.query.get("offset");
+    if (behaviour.apiKeyListShape === "envelope") {
+      const { limit, offset } = parsePaging(rawLimit, rawOffset, behaviour);
+      return {
+        status: 200,
+        body: { data: keys.slice(offset, offset + limit), pagination: { limit, offset, total: keys.length } },
+      };
+    }
+    if (rawLimit === null && rawOffset === null) return { status: 200, body: keys };
+    const { limit, offset } = parsePaging(rawLimit, rawOffset, { ...behaviour, maxLimit: Number.MAX_SAFE_INTEGER });
+    return { status: 200, body: keys.slice(offset, offset + limit) };
   }
 
   function authenticate(req: IncomingMessage): Principal {

@@ -39,6 +39,8 @@ export const stripeEventSchema = z.looseObject({
   object: z.literal("event"),
   type: id(),
   created: z.int().check(z.positive()),
+  /** `false` for Stripe test-mode events (ignored in the `prod` stage). */
+  livemode: z.optional(z.boolean()),
   data: z.looseObject({ object: z.record(z.string(), z.unknown()) }),
 });
 

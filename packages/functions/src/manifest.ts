@@ -3,6 +3,11 @@ import { defineManifest, type JobSpec, type WebhookSpec } from "@flxbl-lambda/co
 /** The SST app's name: stacks, secrets (`<app>/<stage>/<function>`) and key names start with it. */
 export const appName = "flxbl-lambda";
 
+/** Whether a stage is production: live Stripe events only, point-in-time recovery on. */
+export function isProductionStage(stage: string | undefined): boolean {
+  return stage === "prod";
+}
+
 /** `POST /webhooks/payments`: Stripe events move orders to paid / refunded. */
 export const paymentsWebhook = {
   name: "payments-webhook",
@@ -11,6 +16,7 @@ export const paymentsWebhook = {
   trigger: { kind: "http", method: "POST", path: "/webhooks/payments" },
   signature: "stripe",
   scopes: ["entity:Order:read", "entity:Order:update"],
+  locks: ["order"],
   timeoutSeconds: 10,
   memoryMb: 256,
 } as const satisfies WebhookSpec;
@@ -23,6 +29,7 @@ export const inventoryWebhook = {
   trigger: { kind: "http", method: "POST", path: "/webhooks/inventory" },
   signature: "standard-webhooks",
   scopes: ["entity:Product:read", "entity:Product:update"],
+  locks: ["product"],
   timeoutSeconds: 10,
   memoryMb: 256,
 } as const satisfies WebhookSpec;
@@ -34,6 +41,8 @@ export const expireStaleOrders = {
   handler: "packages/functions/src/jobs/expire-stale-orders.handler",
   trigger: { kind: "schedule", expression: "rate(15 minutes)" },
   scopes: ["entity:Order:read", "entity:Order:update"],
+  // The payments webhook's lock: an order is never expired while a payment is being applied.
+  locks: ["order"],
   timeoutSeconds: 300,
   memoryMb: 256,
   environment: { PENDING_ORDER_MAX_AGE: "PT24H" },
@@ -49,6 +58,20 @@ export const lowStockAlerts = {
   timeoutSeconds: 300,
   memoryMb: 256,
 } as const satisfies JobSpec;
+
+/**
+ * The rotation function of every function secret: not a manifest entry (it has no FLXBL scopes
+ * and no trigger of its own; Secrets Manager invokes it), but deployed by the Keys stack and run
+ * by `npm start` for `RotateSecret`. Its authority is the manifest below, bundled with it.
+ */
+export const rotationFunction = {
+  name: "rotate-key",
+  description: "Rotates each function's FLXBL key (Secrets Manager rotation protocol)",
+  handler: "packages/functions/src/rotation/rotate-key.handler",
+  // finishSecret waits out the grace period before revoking the old key.
+  timeoutSeconds: 900,
+  memoryMb: 256,
+} as const;
 
 /**
  * Every function of the app, declared once. Stacks, key provisioning, the client's scope guard

@@ -106,11 +106,21 @@ export class Harness {
     process.env.FLXBL_URL = this.flxbl.url;
     process.env.FLXBL_SECRET_ARN = provisioned.secretId;
     process.env.STATE_TABLE_NAME = this.tableName;
+    // The extra variables hold for this cold start only (the module reads them at import).
+    const saved = Object.fromEntries(Object.keys(extraEnv).map((k) => [k, process.env[k]]));
     for (const [k, v] of Object.entries(extraEnv)) process.env[k] = v;
     const [file, exportName] = splitHandler(spec.handler);
     // A fresh module graph: a cold start, with its own secret cache and clients.
     vi.resetModules();
-    const module = (await import(`${repoRoot}${file}.ts`)) as Record<string, LambdaHandler>;
+    let module: Record<string, LambdaHandler>;
+    try {
+      module = (await import(`${repoRoot}${file}.ts`)) as Record<string, LambdaHandler>;
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
     const handler = module[exportName];
     if (typeof handler !== "function") throw new Error(`${spec.handler} exports no function ${exportName}`);
     return handler;

@@ -11,12 +11,15 @@ export type InvokeOutcome =
 const workerFile = fileURLToPath(new URL("./function-worker.ts", import.meta.url));
 const tsxLoader = import.meta.resolve("tsx");
 
+/** What a host needs of a function: a manifest entry, or the rotation function. */
+export type HostedFunction = Pick<FunctionSpec, "name" | "handler" | "timeoutSeconds" | "memoryMb">;
+
 /**
  * One manifest function in its own Node process (its "container"), started on first use with
  * the environment its stack would give it. A run past the function's timeout is answered as
  * Lambda does ("Task timed out") and the process is replaced.
  */
-export class FunctionHost {
+export class FunctionHost<S extends HostedFunction = FunctionSpec> {
   #child: ChildProcess | undefined;
   #ready: Promise<ChildProcess> | undefined;
   #next = 0;
@@ -24,7 +27,7 @@ export class FunctionHost {
   readonly #started = new Map<number, { at: number; requestId: string; child: ChildProcess }>();
 
   constructor(
-    readonly spec: FunctionSpec,
+    readonly spec: S,
     private readonly options: {
       root: string;
       env: Record<string, string>;

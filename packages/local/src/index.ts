@@ -1,4 +1,5 @@
 export { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb.js";
+export { type FaultMode, type FaultProxy, startFaultProxy } from "./fault-proxy.js";
 export { type HttpRequestInput, httpApiEvent, lambdaContext, scheduledEvent } from "./lambda-events.js";
 export {
   newSigningSecret,
@@ -11,5 +12,6 @@ export { type Runtime, type RuntimeInfo, type RuntimeOptions, startRuntime } fro
 export {
   type LocalSecretsManager,
   type LocalSecretsManagerOptions,
+  type RotationInvoker,
   startLocalSecretsManager,
 } from "./secrets-manager.js";

@@ -1,19 +1,29 @@
 import { parseArgs } from "node:util";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { FlxblAdmin, rotateNow, SecretLoader } from "@flxbl-lambda/core";
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  adminSecretName,
+  FlxblAdmin,
+  flxblUrlProblem,
+  functionSecretName,
+  SecretLoader,
+  startRotation,
+} from "@flxbl-lambda/core";
 import { appName, manifest } from "@flxbl-lambda/functions";
 import { provisionKeys, readSecret } from "./provision.js";
 import { readRuntimeInfo } from "./runtime-info.js";
 
-const usage = `usage: npm run keys -- <provision|status|rotate> --stage <stage> [--local] [--function <name>] [--grace <seconds>]
+const usage = `usage: npm run keys -- <provision|status|rotate|set-admin-key> --stage <stage> [--local] [--function <name>]
 
-  provision  give every manifest function a FLXBL key with exactly its scopes, in its secret
-  status     per function: secret, key, key works, scopes match
-  rotate     rotate one function's key now (--function), as Secrets Manager's rotation would
+  provision      give every manifest function a FLXBL key with exactly its scopes, in its secret
+  status         per function: secret, key, key works, scopes match
+  rotate         rotate one function's key now (--function): starts the secret's rotation
+                 (RotateSecret), run by the stage's rotation function, and waits for the new key
+  set-admin-key  read the FLXBL admin key from standard input (never from the command line) and
+                 store it in the stage's admin secret (${appName}/<stage>/admin)
 
   --local    use the running npm start (its emulator and Secrets Manager endpoint)
-  otherwise  AWS credentials and region from the environment; FLXBL_URL; the admin key from
-             FLXBL_ADMIN_KEY or the stage's admin secret (${appName}/<stage>/admin)`;
+  otherwise  AWS credentials and region from the environment; FLXBL_URL (https:); the admin key
+             from the stage's admin secret, or FLXBL_ADMIN_KEY`;
 
 async function connect(stage: string, local: boolean) {
   if (local) {
@@ -27,11 +37,41 @@ async function connect(stage: string, local: boolean) {
   }
   const url = process.env.FLXBL_URL;
   if (!url) throw new Error("Set FLXBL_URL (e.g. https://api.flxbl.dev/api/v1), or use --local");
+  const problem = flxblUrlProblem(url, { allowLoopbackHttp: false });
+  if (problem) throw new Error(problem);
   const secrets = new SecretsManagerClient({});
   const adminKey =
     process.env.FLXBL_ADMIN_KEY ||
-    (await new SecretLoader({ secretId: `${appName}/${stage}/admin`, client: secrets }).get()).apiKey;
+    (await new SecretLoader({ secretId: adminSecretName({ app: appName, stage }), client: secrets }).get()).apiKey;
   return { secrets, flxbl: { url, adminKey } };
+}
+
+/** The admin key from standard input: piped, or typed at a prompt that does not echo it. */
+async function readAdminKey(): Promise<string> {
+  const stdin = process.stdin;
+  // At a terminal: raw mode, so the key is not echoed; Enter ends it, Ctrl-C cancels.
+  const ends = ["\r", "\n", "\u0004"];
+  const cancel = "\u0003";
+  if (stdin.isTTY) {
+    process.stderr.write("FLXBL admin key (not shown): ");
+    stdin.setRawMode(true);
+  }
+  let text = "";
+  stdin.setEncoding("utf8");
+  for await (const chunk of stdin) {
+    text += chunk as string;
+    if (stdin.isTTY && [...ends, cancel].some((c) => text.includes(c))) break;
+  }
+  if (stdin.isTTY) {
+    stdin.setRawMode(false);
+    process.stderr.write("\n");
+    if (text.includes(cancel)) throw new Error("cancelled");
+  }
+  let key = text;
+  for (const end of ends) key = key.split(end)[0] ?? "";
+  key = key.trim();
+  if (!key) throw new Error("No admin key on standard input: pipe it in (e.g. from a file) or type it at the prompt");
+  return key;
 }
 
 async function main() {
@@ -41,15 +81,45 @@ async function main() {
       stage: { type: "string" },
       local: { type: "boolean", default: false },
       function: { type: "string" },
-      grace: { type: "string", default: "360" },
     },
   });
   const command = positionals[0];
   const stage = values.local ? "local" : values.stage;
   if (!command || !stage) throw new Error(usage);
+  const secretName = (fn: string) => functionSecretName({ app: appName, stage }, fn);
+
+  if (command === "set-admin-key") {
+    if (values.local)
+      throw new Error("npm start writes the local admin secret itself; set-admin-key is for AWS stages");
+    const secrets = new SecretsManagerClient({});
+    const name = adminSecretName({ app: appName, stage });
+    const SecretString = JSON.stringify({ apiKey: await readAdminKey() });
+    try {
+      await secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
+    } catch (err) {
+      if ((err as Error).name !== "ResourceNotFoundException") throw err;
+      await secrets.send(new CreateSecretCommand({ Name: name, SecretString }));
+    }
+    console.log(`Stored the admin key in ${name}`);
+    return;
+  }
+  if (command === "rotate") {
+    const fn = values.function;
+    if (!fn || !manifest.some((s) => s.name === fn))
+      throw new Error(`--function must name a manifest function\n${usage}`);
+    const { secrets } = values.local ? await connect(stage, true) : { secrets: new SecretsManagerClient({}) };
+    console.log(`${fn}: rotation started (RotateSecret ${secretName(fn)})`);
+    const { versionId, promoted } = await startRotation(secrets, secretName(fn));
+    if (!promoted)
+      throw new Error(
+        `${fn}: version ${versionId} is not AWSCURRENT after 2 minutes; see the rotation function's log (${values.local ? "the npm start terminal" : "CloudWatch"})`,
+      );
+    console.log(`${fn}: version ${versionId} is AWSCURRENT; the old key is revoked after the rotation's grace period`);
+    return;
+  }
+
   const { secrets, flxbl } = await connect(stage, values.local);
   const admin = new FlxblAdmin({ baseUrl: flxbl.url, adminKey: flxbl.adminKey });
-  const secretName = (fn: string) => `${appName}/${stage}/${fn}`;
 
   if (command === "provision") {
     const results = await provisionKeys({ manifest, flxbl, secrets, secretName, keyPrefix: `${appName}/${stage}` });
@@ -76,18 +146,6 @@ async function main() {
       );
     }
     if (!healthy) process.exitCode = 1;
-    return;
-  }
-  if (command === "rotate") {
-    const fn = values.function;
-    if (!fn || !manifest.some((s) => s.name === fn))
-      throw new Error(`--function must name a manifest function\n${usage}`);
-    await rotateNow(secretName(fn), {
-      secrets,
-      admin,
-      graceMs: Number(values.grace) * 1000,
-      log: (message) => console.log(`${fn}: ${message}`),
-    });
     return;
   }
   throw new Error(usage);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { FlxblAdmin, rotateNow, signStandardWebhook } from "@flxbl-lambda/core";
+import { FlxblAdmin, signStandardWebhook, startRotation } from "@flxbl-lambda/core";
 import { manifest } from "@flxbl-lambda/functions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Runtime, startRuntime } from "./runtime.js";
@@ -20,8 +20,9 @@ describe("key rotation under load, through the local runtime", () => {
       port: 0,
       dataDir,
       schedules: false,
-      // The grace period below (2 s) outlasts this cache TTL, as the real defaults do (360 s > 300 s).
-      env: { FLXBL_SECRET_TTL_SECONDS: "1" },
+      // The rotation function's grace period (2 s) outlasts this cache TTL, as the real defaults
+      // do (360 s > 300 s).
+      env: { FLXBL_SECRET_TTL_SECONDS: "1", ROTATION_GRACE_SECONDS: "2" },
       log: (line) => lines.push(line),
       functionLog: () => undefined,
     });
@@ -31,7 +32,7 @@ describe("key rotation under load, through the local runtime", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("rotates a webhook's and a job's keys while both are invoked continuously, with no failed invocation", async () => {
+  it("rotates a webhook's and a job's keys with RotateSecret while both are invoked continuously, with no failed invocation", async () => {
     const { info } = runtime;
     const secrets = new SecretsManagerClient({
       endpoint: info.secretsManagerUrl,
@@ -80,14 +81,23 @@ describe("key rotation under load, through the local runtime", () => {
     const load = Promise.all([webhookLoop(), webhookLoop(), jobLoop()]);
 
     await new Promise((r) => setTimeout(r, 500));
-    await Promise.all(
-      rotated.map((fn) => rotateNow(info.functions[fn]?.secretName as string, { secrets, admin, graceMs: 2_000 })),
+    // As `aws secretsmanager rotate-secret` does: Secrets Manager runs the rotation function's steps.
+    const started = await Promise.all(
+      rotated.map((fn) => startRotation(secrets, info.functions[fn]?.secretName as string, { pollMs: 100 })),
     );
-    // Keep the load on past the revocation, so warm containers meet the revoked key.
+    // Keep the load on past the revocation (the grace period after promotion), so warm
+    // containers meet the revoked key.
+    const revoked = async () => {
+      const live = new Set((await admin.listKeys()).map((k) => k.id));
+      return oldKeys.every((old) => !live.has(old));
+    };
+    for (let waited = 0; !(await revoked()) && waited < 15_000; waited += 200)
+      await new Promise((r) => setTimeout(r, 200));
     await new Promise((r) => setTimeout(r, 1_500));
     running = false;
     await load;
 
+    expect(started.every((s) => s.promoted)).toBe(true);
     const live = new Set((await admin.listKeys()).map((k) => k.id));
     const newKeys = await Promise.all(rotated.map(keyIdOf));
     expect(statuses.webhook?.length).toBeGreaterThan(20);

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -37,6 +38,34 @@ interface Echoed {
   env: { GREETING: string | null; UNNAMED: string | null };
 }
 
+/** Files a careless earlier run (or an older version) could have left in the data folder, readable by all. */
+const leftBehind = { "runtime.json": "{}", "emulator-admin-key": "", "secrets.json": "[]", "secrets.json.tmp": "[]" };
+
+/**
+ * One request with exactly the headers given, `Host` included (fetch will not send another
+ * Host), to the gateway's address whatever the Host names.
+ */
+function rawRequest(
+  url: string,
+  path: string,
+  { method = "GET", headers = {} }: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const req = httpRequest({ host: hostname, port, path, method, headers, timeout: 10_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 describe("startRuntime", () => {
   let dataDir = "";
   const lines: string[] = [];
@@ -56,6 +85,12 @@ describe("startRuntime", () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "flxbl-runtime-"));
+    // As an earlier, careless run could have left it: the folder 0755 and its files 0644.
+    chmodSync(dataDir, 0o755);
+    for (const [name, text] of Object.entries(leftBehind)) {
+      writeFileSync(join(dataDir, name), text);
+      chmodSync(join(dataDir, name), 0o644);
+    }
     runtime = await startRuntime({
       manifest: specs,
       port: 0,
@@ -102,6 +137,85 @@ describe("startRuntime", () => {
 
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ ok: true });
+    });
+
+    describe("/_local/* requests from anything but this machine's own tools", () => {
+      const port = () => new URL(runtime.info.gatewayUrl).port;
+      const local = (path: string, headers: Record<string, string>, method = "GET") =>
+        rawRequest(runtime.info.gatewayUrl, path, { method, headers });
+
+      it.each([
+        ["another host (DNS rebinding)", () => `evil.example:${port()}`],
+        ["another host that resolves to loopback", () => `127.0.0.1.nip.io:${port()}`],
+        ["the right host on another port", () => `127.0.0.1:${Number(port()) + 1}`],
+        ["localhost on another port", () => `localhost:${Number(port()) === 1 ? 2 : Number(port()) - 1}`],
+        ["the right host with no port", () => "127.0.0.1"],
+      ])("refuses with 403 a Host naming %s", async (_what, host) => {
+        const health = await local("/_local/health", { host: host() });
+        // Refused before it is routed: a job that does not exist gets 403, not 404.
+        const job = await local("/_local/jobs/no-such-job", { host: host() }, "POST");
+
+        expect([health.status, job.status]).toEqual([403, 403]);
+        expect(JSON.parse(health.body)).toEqual({ message: expect.stringMatching(/Host/) });
+      });
+
+      it.each([
+        ["127.0.0.1:<port>", () => `127.0.0.1:${port()}`],
+        ["localhost:<port>", () => `localhost:${port()}`],
+        ["LocalHost:<port>, in any case", () => `LocalHost:${port()}`],
+        ["[::1]:<port>", () => `[::1]:${port()}`],
+      ])("answers a Host of %s", async (_what, host) => {
+        const res = await local("/_local/health", { host: host() });
+
+        expect(res.status).toBe(200);
+        expect(JSON.parse(res.body)).toEqual({ ok: true });
+      });
+
+      it.each([
+        ["another site", { origin: "https://evil.example" }],
+        ["a page on another local port", { origin: `http://127.0.0.1:1` }],
+        ["an opaque origin (null)", { origin: "null" }],
+        ["Sec-Fetch-Site: cross-site", { "sec-fetch-site": "cross-site" }],
+        ["Sec-Fetch-Site: same-site", { "sec-fetch-site": "same-site" }],
+      ])("refuses with 403 a browser request from %s", async (_what, headers) => {
+        const health = await local("/_local/health", headers);
+        const job = await local("/_local/jobs/no-such-job", headers, "POST");
+
+        expect([health.status, job.status]).toEqual([403, 403]);
+        expect(JSON.parse(health.body)).toEqual({ message: expect.any(String) });
+      });
+
+      it.each([
+        ["the gateway's own origin", () => ({ origin: runtime.info.gatewayUrl })],
+        ["the gateway's origin as localhost", () => ({ origin: `http://localhost:${port()}` })],
+        ["Sec-Fetch-Site: same-origin", () => ({ "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" })],
+        ["Sec-Fetch-Site: none (typed in the address bar)", () => ({ "sec-fetch-site": "none" })],
+        ["no Origin and no Sec-Fetch-* header (curl)", () => ({})],
+        [
+          "only Sec-Fetch-Mode: cors, as Node's fetch sends",
+          () => ({ "sec-fetch-mode": "cors", "user-agent": "node" }),
+        ],
+      ])("answers a request with %s", async (_what, headers) => {
+        const res = await local("/_local/health", headers());
+
+        expect(res.status).toBe(200);
+      });
+
+      it("answers POST /_local/jobs/<name> from Node's fetch, as npm run job sends it", async () => {
+        const res = await request("/_local/jobs/no-such-job", { method: "POST" });
+
+        expect(res.status).toBe(404);
+      });
+
+      it("leaves webhook routes open to any Host and Origin, as API Gateway would", async () => {
+        const res = await rawRequest(runtime.info.gatewayUrl, "/echo", {
+          method: "POST",
+          headers: { host: "hooks.example.com", origin: "https://evil.example", "sec-fetch-site": "cross-site" },
+        });
+
+        expect(res.status).toBe(200);
+        expect((JSON.parse(res.body) as Echoed).event.requestContext.domainName).toBe("hooks.example.com");
+      });
     });
 
     it("answers 20 concurrent signed payments, each with its own order's outcome", async () => {
@@ -307,6 +421,20 @@ describe("startRuntime", () => {
 
     it("is readable by its owner only", () => {
       expect(statSync(join(dataDir, "runtime.json")).mode & 0o777).toBe(0o600);
+    });
+  });
+
+  describe("data folder, found 0755 with files 0644", () => {
+    it("is narrowed to its owner only (0700)", () => {
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    });
+
+    it.each(["runtime.json", "emulator-admin-key", "secrets.json"])("has %s readable by its owner only", (name) => {
+      const file = join(dataDir, name);
+
+      expect(lstatSync(file).isFile()).toBe(true);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(readFileSync(file, "utf8")).not.toBe(leftBehind[name as keyof typeof leftBehind]);
     });
   });
 });

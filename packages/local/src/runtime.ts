@@ -1,14 +1,20 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { FunctionSpec } from "@flxbl-lambda/core";
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import { adminSecretName, type FunctionSpec, flxblUrlProblem, functionSecretName } from "@flxbl-lambda/core";
 import { type Emulator, type SeedData, startEmulator } from "@flxbl-lambda/emulator";
-import { appName } from "@flxbl-lambda/functions";
+import { appName, rotationFunction } from "@flxbl-lambda/functions";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
@@ -85,7 +91,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const functionLog =
     options.functionLog ?? ((fn: string, line: string) => log(`${fn.padEnd(20)} | ${readable(line)}`));
   const dataDir = resolve(options.dataDir ?? ".flxbl-local");
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDataDir(dataDir);
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
@@ -94,6 +100,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   try {
     let flxbl = options.flxbl;
     let emulator: Emulator | undefined;
+    const urlProblem = flxbl ? flxblUrlProblem(flxbl.url) : undefined;
+    if (urlProblem)
+      throw new Error(`${urlProblem}. Set FLXBL_URL to an https: URL, or leave it unset to use the emulator.`);
     if (!flxbl) {
       emulator = await startEmulator({
         schema: JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/schema.json"), "utf8")),
@@ -129,14 +138,35 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       new DynamoDBClient({ endpoint: dynamodb.url, region: aws.AWS_REGION, credentials }),
       tableName,
     );
-    const secretName = (fn: string) => `${appName}/${stage}/${fn}`;
+    const deployment = { app: appName, stage };
+    const secretName = (fn: string) => functionSecretName(deployment, fn);
+    const secretsClient = new SecretsManagerClient({
+      endpoint: secretsManager.url,
+      region: aws.AWS_REGION,
+      credentials,
+    });
     const provisioned = await provisionKeys({
       manifest: options.manifest,
       flxbl,
-      secrets: new SecretsManagerClient({ endpoint: secretsManager.url, region: aws.AWS_REGION, credentials }),
+      secrets: secretsClient,
       secretName,
       keyPrefix: `${appName}/${stage}`,
     });
+    // As the Keys stack deploys it: the admin key in its own secret, read by the rotation function
+    // only, and every function secret set to rotate with it (on request here, not on a schedule).
+    const adminSecret = adminSecretName(deployment);
+    await writeAdminSecret(secretsClient, adminSecret, flxbl.adminKey);
+    const rotationArn = `arn:aws:lambda:${aws.AWS_REGION}:000000000000:function:${appName}-${stage}-${rotationFunction.name}`;
+    for (const spec of options.manifest) {
+      await secretsClient.send(
+        new RotateSecretCommand({
+          SecretId: secretName(spec.name),
+          RotationLambdaARN: rotationArn,
+          RotationRules: { ScheduleExpression: "rate(30 days)" },
+          RotateImmediately: false,
+        }),
+      );
+    }
 
     const hosts = new Map<string, FunctionHost>();
     for (const spec of options.manifest) {
@@ -151,18 +181,40 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           FLXBL_URL: flxbl.url,
           FLXBL_SECRET_ARN: secretName(spec.name),
           STATE_TABLE_NAME: tableName,
+          APP_STAGE: stage,
           POWERTOOLS_SERVICE_NAME: spec.name,
-          ...(options.env?.FLXBL_SECRET_TTL_SECONDS
-            ? { FLXBL_SECRET_TTL_SECONDS: options.env.FLXBL_SECRET_TTL_SECONDS }
-            : {}),
+          ...passThrough(options.env, ["FLXBL_SECRET_TTL_SECONDS", "FLXBL_SECRET_MAX_STALE_SECONDS"]),
         },
         onOutput: (line) => functionLog(spec.name, line),
       });
       hosts.set(spec.name, host);
       closers.push(() => host.stop());
     }
+    const rotation = new FunctionHost(rotationFunction, {
+      root: repoRoot.replace(/\/$/, ""),
+      env: {
+        ...aws,
+        FLXBL_URL: flxbl.url,
+        ADMIN_SECRET_ARN: adminSecret,
+        APP_STAGE: stage,
+        POWERTOOLS_SERVICE_NAME: rotationFunction.name,
+        ...passThrough(options.env, ["ROTATION_GRACE_SECONDS"]),
+      },
+      onOutput: (line) => functionLog(rotationFunction.name, line),
+    });
+    closers.push(() => rotation.stop());
+    // Secrets Manager invokes the rotation function once per step; a failed step fails the rotation.
+    secretsManager.setRotationInvoker(async (_arn, event) => {
+      const outcome = await rotation.invoke(event);
+      log(
+        `[invoke] ${rotationFunction.name} ${outcome.requestId} ${event.Step} ${event.SecretId.split(":secret:").at(-1)} -> ${
+          outcome.kind === "error" ? `failed: ${outcome.error.name}: ${outcome.error.message}` : "ok"
+        } (${outcome.durationMs} ms)`,
+      );
+      if (outcome.kind === "error") throw new Error(`${event.Step} failed: ${outcome.error.message}`);
+    });
     // Cold-start every function now, so a broken handler or environment shows at once.
-    await Promise.all([...hosts.values()].map((h) => h.start()));
+    await Promise.all([...hosts.values(), rotation].map((h) => h.start()));
 
     const routes = new Map(
       options.manifest
@@ -194,6 +246,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     });
     const handle = async (req: IncomingMessage, res: ServerResponse) => {
       const url = new URL(req.url ?? "/", "http://local");
+      const refused = isLocalPath(url.pathname)
+        ? localRequestRefusal(req, (server.address() as AddressInfo).port)
+        : undefined;
+      if (refused) return sendJson(res, 403, { message: refused });
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const body = Buffer.concat(chunks);
@@ -281,11 +337,29 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         ]),
       ),
     };
-    writeFileSync(join(dataDir, "runtime.json"), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+    writePrivateFile(join(dataDir, "runtime.json"), `${JSON.stringify(info, null, 2)}\n`);
     return { info, provisioned, hosts, runJob, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
+  }
+}
+
+/** The named variables of `.env` that are set (an empty value keeps the default). */
+function passThrough(env: Record<string, string> | undefined, names: string[]): Record<string, string> {
+  return Object.fromEntries(names.filter((name) => env?.[name]).map((name) => [name, env?.[name] as string]));
+}
+
+/** Writes the admin key into its secret, as an operator does after deploying (`keys set-admin-key`). */
+async function writeAdminSecret(client: SecretsManagerClient, name: string, adminKey: string): Promise<void> {
+  const SecretString = JSON.stringify({ apiKey: adminKey });
+  try {
+    await client.send(new CreateSecretCommand({ Name: name, SecretString }));
+  } catch (err) {
+    if ((err as Error).name !== "ResourceExistsException") throw err;
+    const current = await client.send(new GetSecretValueCommand({ SecretId: name }));
+    if (current.SecretString !== SecretString)
+      await client.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
   }
 }
 
@@ -302,8 +376,81 @@ function emulatorKey(dataDir: string): string {
   const pick = (n: number) =>
     Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join("");
   const key = `flxbl_${pick(8)}_${randomUUID().replaceAll("-", "")}`;
-  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  writePrivateFile(file, `${key}\n`);
   return key;
+}
+
+/** Files in the data folder that hold keys or secrets. */
+const secretFiles = ["runtime.json", "emulator-admin-key", "secrets.json"];
+
+/**
+ * Makes the data folder, or narrows an existing one, to its owner only (0700), and narrows the
+ * secret files an earlier run left in it to 0600: they hold admin keys and signing secrets.
+ */
+function makePrivateDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    chmodSync(dataDir, 0o700);
+  } catch (err) {
+    throw new Error(
+      `LOCAL_DATA_DIR ${dataDir} must be a folder you own: it is made private (0700) because it holds keys (${(err as Error).message})`,
+    );
+  }
+  for (const name of secretFiles) {
+    try {
+      chmodSync(join(dataDir, name), 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+}
+
+/**
+ * Writes a file only its owner can read or write (0600). The mode is set on the open file before
+ * the text is written, since `writeFileSync`'s `mode` applies only to a file it creates.
+ */
+function writePrivateFile(file: string, text: string): void {
+  const fd = openSync(file, "w", 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeFileSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether a path is one of the gateway's own `/_local/*` routes (rather than a webhook route). */
+const isLocalPath = (pathname: string) => pathname === "/_local" || pathname.startsWith("/_local/");
+
+/** The origins a page served by the gateway itself would send. */
+const ownOrigins = (port: number) => [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
+
+/**
+ * Why a `/_local/*` request is refused, or undefined when it may run. These routes are for this
+ * machine's own tools (curl, `npm run job`), which send no `Origin` and no `Sec-Fetch-Site`:
+ * - `Host` must name loopback on the gateway's port (`127.0.0.1`, `localhost` or `[::1]`, any
+ *   case), so a page whose own host name was re-pointed at 127.0.0.1 (DNS rebinding) is refused;
+ * - an `Origin`, when sent, must be the gateway's own, and `Sec-Fetch-Site`, when sent, must be
+ *   `same-origin` or `none`: other sites' pages (and other local ports, which browsers call
+ *   same-site) are refused.
+ * Node's fetch sends `Sec-Fetch-Mode: cors` on every request, so that header decides nothing.
+ */
+function localRequestRefusal(req: IncomingMessage, port: number): string | undefined {
+  // A header's value, lower-cased; "" when it was sent more than once (which matches nothing).
+  const header = (name: string) => {
+    const values = req.headersDistinct[name];
+    return values === undefined ? undefined : values.length === 1 ? (values[0] as string).toLowerCase() : "";
+  };
+  const host = header("host");
+  if (!["127.0.0.1", "localhost", "[::1]"].some((name) => host === `${name}:${port}`))
+    return `/_local/ answers only requests for Host 127.0.0.1:${port}, localhost:${port} or [::1]:${port}`;
+  const origin = header("origin");
+  if (origin !== undefined && !ownOrigins(port).includes(origin))
+    return "/_local/ answers no requests from other origins' pages";
+  const site = header("sec-fetch-site");
+  if (site !== undefined && site !== "same-origin" && site !== "none")
+    return "/_local/ answers no cross-site browser requests";
+  return undefined;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {

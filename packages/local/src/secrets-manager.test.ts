@@ -1,4 +1,18 @@
 import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
   CreateSecretCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
@@ -157,5 +171,153 @@ describe("local Secrets Manager endpoint, through the real AWS SDK", () => {
     await client.send(new GetSecretValueCommand({ SecretId: name }));
     await client.send(new GetSecretValueCommand({ SecretId: name }));
     expect(sm.calls).toEqual({ CreateSecret: 1, GetSecretValue: 2 });
+  });
+});
+
+/** One JSON 1.1 call with exactly the Host given (fetch will not send another), to the endpoint's address. */
+function call(
+  url: string,
+  host: string,
+  action: string,
+  input: unknown = {},
+): Promise<{ status: number; errorType: string | undefined; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const body = JSON.stringify(input);
+    const req = httpRequest(
+      {
+        host: hostname,
+        port,
+        method: "POST",
+        path: "/",
+        timeout: 10_000,
+        headers: {
+          host,
+          "content-type": "application/x-amz-json-1.1",
+          "x-amz-target": `secretsmanager.${action}`,
+          "content-length": Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            errorType: res.headers["x-amzn-errortype"] as string | undefined,
+            body: JSON.parse(text) as Record<string, unknown>,
+          }),
+        );
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${action} timed out`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("local Secrets Manager endpoint, for this machine's loopback only", () => {
+  let sm: LocalSecretsManager;
+  let port = 0;
+
+  beforeAll(async () => {
+    sm = await startLocalSecretsManager();
+    port = Number(new URL(sm.url).port);
+  });
+  afterAll(() => sm.close());
+
+  it.each([
+    ["another host (DNS rebinding)", () => `evil.example:${port}`],
+    ["the right host on another port", () => `127.0.0.1:${port + 1}`],
+    ["localhost on another port", () => `localhost:${port - 1}`],
+    ["the right host with no port", () => "127.0.0.1"],
+  ])("refuses a Host naming %s with 403 AccessDeniedException, as AWS shapes errors", async (_what, host) => {
+    const res = await call(sm.url, host(), "ListSecrets");
+
+    expect(res.status).toBe(403);
+    expect(res.errorType).toBe("AccessDeniedException");
+    expect(res.body).toEqual({ __type: "AccessDeniedException", message: expect.stringMatching(/Host/) });
+  });
+
+  it("acts on nothing it refuses", async () => {
+    const refused = await call(sm.url, `evil.example:${port}`, "CreateSecret", { Name: "rebound", SecretString: "x" });
+
+    expect(refused.status).toBe(403);
+    await expect(sdk(sm.url).send(new GetSecretValueCommand({ SecretId: "rebound" }))).rejects.toMatchObject({
+      name: "ResourceNotFoundException",
+    });
+  });
+
+  it.each([
+    ["127.0.0.1:<port>", () => `127.0.0.1:${port}`],
+    ["localhost:<port>", () => `localhost:${port}`],
+    ["LOCALHOST:<port>, in any case", () => `LOCALHOST:${port}`],
+    ["[::1]:<port>", () => `[::1]:${port}`],
+  ])("answers a Host of %s", async (_what, host) => {
+    const res = await call(sm.url, host(), "ListSecrets");
+
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ SecretList: expect.any(Array) });
+  });
+
+  it("answers the AWS SDK pointed at its url", async () => {
+    const client = sdk(sm.url);
+    await client.send(new CreateSecretCommand({ Name: "sdk/through", SecretString: "fine" }));
+
+    const got = await client.send(new GetSecretValueCommand({ SecretId: "sdk/through" }));
+
+    expect(got.SecretString).toBe("fine");
+  });
+});
+
+describe("local Secrets Manager endpoint's secrets file", () => {
+  let dir = "";
+  let file = "";
+  let sm: LocalSecretsManager | undefined;
+  const mode = (path: string) => statSync(path).mode & 0o777;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "flxbl-sm-"));
+    chmodSync(dir, 0o755);
+    file = join(dir, "secrets.json");
+  });
+  afterAll(async () => {
+    await sm?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is owner-only (0600) after every write, though it and a stale .tmp beside it were 0644", async () => {
+    for (const path of [file, `${file}.tmp`]) {
+      writeFileSync(path, "[]");
+      chmodSync(path, 0o644);
+    }
+    sm = await startLocalSecretsManager({ persistPath: file });
+    const client = sdk(sm.url);
+
+    await client.send(new CreateSecretCommand({ Name: "app/test/kept", SecretString: "v1" }));
+    const afterCreate = mode(file);
+    chmodSync(file, 0o644);
+    await client.send(new PutSecretValueCommand({ SecretId: "app/test/kept", SecretString: "v2" }));
+
+    expect([afterCreate, mode(file)]).toEqual([0o600, 0o600]);
+    expect(existsSync(`${file}.tmp`)).toBe(false);
+    expect(readFileSync(file, "utf8")).toContain("v2");
+  });
+
+  it("does not write through a .tmp left as a link to another file", async () => {
+    const elsewhere = join(dir, "elsewhere.txt");
+    writeFileSync(elsewhere, "untouched");
+    symlinkSync(elsewhere, `${file}.tmp`);
+    const client = sdk((sm as LocalSecretsManager).url);
+
+    await client.send(new PutSecretValueCommand({ SecretId: "app/test/kept", SecretString: "v3" }));
+
+    expect(readFileSync(elsewhere, "utf8")).toBe("untouched");
+    expect(lstatSync(file).isFile()).toBe(true);
+    expect(mode(file)).toBe(0o600);
+    expect(readFileSync(file, "utf8")).toContain("v3");
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fchmodSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -16,7 +16,11 @@ import type { AddressInfo } from "node:net";
 export interface LocalSecretsManagerOptions {
   /** @default 0 (a free port) */
   port?: number;
-  /** @default "127.0.0.1" */
+  /**
+   * The address to listen on. Whatever it is, requests are answered only when their `Host` names
+   * loopback (`127.0.0.1`, `localhost`, `[::1]`) or this address, with the endpoint's port.
+   * @default "127.0.0.1"
+   */
   host?: string;
   /** @default "us-east-1" */
   region?: string;
@@ -30,14 +34,41 @@ export interface LocalSecretsManagerOptions {
   authorize?: (call: { accessKeyId: string | undefined; action: string; secretName: string | undefined }) => boolean;
   /**
    * A JSON file the secrets are kept in, so they survive restarts (`npm start` uses one in its
-   * data folder). Written after every change. @default in memory only
+   * data folder). Written after every change, readable by its owner only (0600).
+   * @default in memory only
    */
   persistPath?: string;
+  /**
+   * Stands in for Lambda when a rotation runs: `RotateSecret` labels a new, empty version
+   * `AWSPENDING` and calls this with each of the four steps in order, as Secrets Manager invokes
+   * the secret's rotation function (`npm start` runs the rotation function's handler). Can also be
+   * set later with {@link LocalSecretsManager.setRotationInvoker}. @default none (`RotateSecret`
+   * that would rotate answers `InvalidRequestException`)
+   */
+  rotationInvoker?: RotationInvoker;
 }
+
+/**
+ * Invokes a rotation function with one step's event; rejects when the step fails.
+ *
+ * @example
+ * ```ts
+ * const invoke: RotationInvoker = (_lambdaArn, event) => rotateStep(event, { secrets, admin, scopesFor });
+ * ```
+ */
+export type RotationInvoker = (
+  lambdaArn: string,
+  event: {
+    SecretId: string;
+    ClientRequestToken: string;
+    Step: "createSecret" | "setSecret" | "testSecret" | "finishSecret";
+  },
+) => Promise<void>;
 
 interface Version {
   id: string;
-  value: string;
+  /** Undefined for the empty version a rotation starts with, until its createSecret step writes it. */
+  value: string | undefined;
   stages: Set<string>;
   created: number;
 }
@@ -70,6 +101,10 @@ export interface LocalSecretsManager {
   readonly url: string;
   /** Calls received, by action (`GetSecretValue`: 3). */
   readonly calls: Record<string, number>;
+  /** Sets what runs a rotation's steps (see {@link LocalSecretsManagerOptions.rotationInvoker}). */
+  setRotationInvoker(invoker: RotationInvoker | undefined): void;
+  /** Resolves when every rotation started so far has ended (tests). */
+  rotationsSettled(): Promise<void>;
   resetCalls(): void;
   close(): Promise<void>;
 }
@@ -104,8 +139,44 @@ function saveSecrets(path: string, secrets: Map<string, Secret>): void {
     versions: [...s.versions.values()].map((v) => ({ ...v, stages: [...v.stages] })),
   }));
   // Written whole and renamed, so a crash mid-write leaves the previous file intact.
-  writeFileSync(`${path}.tmp`, JSON.stringify(stored), { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
+  writePrivateFileAtomically(path, JSON.stringify(stored));
+}
+
+/**
+ * Writes `path` through a fresh `path.tmp` made 0600 before the text goes in, then renamed over
+ * it, so the file is owner-only whatever mode it, or a `.tmp` an earlier run left, had. A leftover
+ * `.tmp` is removed first, never written through (it could be a link to another file).
+ */
+function writePrivateFileAtomically(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  rmSync(tmp, { force: true });
+  const fd = openSync(tmp, "wx", 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeFileSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/**
+ * Refuses (403 `AccessDeniedException`) a request whose `Host` does not name this endpoint on
+ * loopback: `127.0.0.1`, `localhost` or `[::1]` (any case; or the address it listens on), with
+ * its port. A web page whose host name was re-pointed at 127.0.0.1 (DNS rebinding) sends its
+ * own host name, and is refused; the AWS SDK, pointed at `url`, sends `127.0.0.1:<port>`.
+ */
+function assertLoopbackHost(req: IncomingMessage, { address, port }: AddressInfo): void {
+  const hosts = req.headersDistinct.host ?? [];
+  const host = hosts.length === 1 ? (hosts[0] as string).toLowerCase() : undefined;
+  const listening = address.includes(":") ? `[${address}]` : address;
+  const names = new Set(["127.0.0.1", "localhost", "[::1]", listening.toLowerCase()]);
+  if (host && [...names].some((name) => host === `${name}:${port}`)) return;
+  throw new AwsError(
+    "AccessDeniedException",
+    `This local endpoint answers only requests for Host 127.0.0.1:${port}, localhost:${port} or [::1]:${port}`,
+    403,
+  );
 }
 
 /**
@@ -173,6 +244,13 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     const id = typeof token === "string" && token !== "" ? token : randomUUID();
     const labels = Array.isArray(stages) && stages.length > 0 ? (stages as string[]) : ["AWSCURRENT"];
     const existing = s.versions.get(id);
+    if (existing?.value === undefined && existing) {
+      // The empty version RotateSecret made: createSecret fills it in.
+      existing.value = value;
+      for (const stage of labels) moveStage(s, stage, existing);
+      s.changed = Date.now();
+      return existing;
+    }
     if (existing) {
       if (existing.value !== value)
         throw new AwsError(
@@ -185,6 +263,30 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     s.versions.set(id, version);
     for (const stage of labels) moveStage(s, stage, version);
     return version;
+  };
+
+  let rotationInvoker = options.rotationInvoker;
+  const rotations = new Set<Promise<void>>();
+  /** Runs a rotation's four steps in order, after the answer to RotateSecret (AWS rotates asynchronously). */
+  const startRotation = (s: Secret, token: string) => {
+    const invoke = rotationInvoker;
+    const lambdaArn = s.rotationLambdaArn;
+    if (!invoke || !lambdaArn) return;
+    const run = (async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const Step of ["createSecret", "setSecret", "testSecret", "finishSecret"] as const) {
+        try {
+          await invoke(lambdaArn, { SecretId: s.arn, ClientRequestToken: token, Step });
+        } catch {
+          // A failed step ends the rotation; AWSPENDING stays on the (maybe empty) version, as in AWS.
+          return;
+        } finally {
+          persist();
+        }
+      }
+    })();
+    rotations.add(run);
+    void run.finally(() => rotations.delete(run));
   };
 
   const actions: Record<string, (input: Record<string, unknown>) => unknown> = {
@@ -220,7 +322,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
       } else {
         version = versionWithStage(s, typeof input.VersionStage === "string" ? input.VersionStage : "AWSCURRENT");
       }
-      if (!version)
+      if (!version || version.value === undefined)
         throw new AwsError(
           "ResourceNotFoundException",
           `Secrets Manager can't find the specified secret value for ${input.VersionId ? `VersionId: ${input.VersionId}` : `staging label: ${input.VersionStage ?? "AWSCURRENT"}`}`,
@@ -271,8 +373,41 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
       const s = find(input.SecretId);
       if (typeof input.RotationLambdaARN === "string") s.rotationLambdaArn = input.RotationLambdaARN;
       if (input.RotationRules !== undefined) s.rotationRules = input.RotationRules;
+      if (!s.rotationLambdaArn)
+        throw new AwsError(
+          "InvalidRequestException",
+          "No Lambda rotation function ARN is associated with this secret: pass RotationLambdaARN.",
+        );
       s.rotationEnabled = true;
-      return { ARN: s.arn, Name: s.name };
+      s.changed = Date.now();
+      // RotateImmediately=false only stores the schedule (as the Keys stack's rotation schedules do).
+      if (input.RotateImmediately === false) return { ARN: s.arn, Name: s.name };
+      const current = versionWithStage(s, "AWSCURRENT");
+      const pending = versionWithStage(s, "AWSPENDING");
+      if (pending && pending !== current) {
+        // AWS answers so and reattempts the unfinished rotation itself.
+        startRotation(s, pending.id);
+        throw new AwsError(
+          "InvalidRequestException",
+          "A previous rotation isn't complete. That rotation will be reattempted.",
+        );
+      }
+      if (!rotationInvoker)
+        throw new AwsError(
+          "InvalidRequestException",
+          `The rotation function ${s.rotationLambdaArn} cannot be invoked here (no rotation function runs locally).`,
+        );
+      const token =
+        typeof input.ClientRequestToken === "string" && input.ClientRequestToken
+          ? input.ClientRequestToken
+          : randomUUID();
+      if (s.versions.has(token))
+        throw new AwsError("ResourceExistsException", `A version with ClientRequestToken ${token} already exists.`);
+      const version: Version = { id: token, value: undefined, stages: new Set(), created: Date.now() };
+      s.versions.set(token, version);
+      moveStage(s, "AWSPENDING", version);
+      startRotation(s, token);
+      return { ARN: s.arn, Name: s.name, VersionId: token };
     },
     DeleteSecret(input) {
       const s = find(input.SecretId);
@@ -302,6 +437,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     const action = target.startsWith("secretsmanager.") ? target.slice("secretsmanager.".length) : "";
     calls[action || "(none)"] = (calls[action || "(none)"] ?? 0) + 1;
     try {
+      assertLoopbackHost(req, server.address() as AddressInfo);
       const run = actions[action];
       if (req.method !== "POST" || !run)
         throw new AwsError("UnknownOperationException", `Unsupported operation "${target}"`);
@@ -341,6 +477,12 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     url: `http://${address}:${port}`,
     get calls() {
       return calls;
+    },
+    setRotationInvoker(invoker) {
+      rotationInvoker = invoker;
+    },
+    async rotationsSettled() {
+      while (rotations.size > 0) await Promise.all([...rotations]);
     },
     resetCalls() {
       calls = {};

@@ -328,6 +328,8 @@ export class FlxblClient {
           },
           body,
           signal,
+          // Following a redirect would send the key wherever it points.
+          redirect: "manual",
         });
         text = await res.text();
       } catch (err) {
@@ -352,6 +354,11 @@ export class FlxblClient {
         caller?.removeEventListener("abort", onCallerAbort);
       }
 
+      if (res.status >= 300 && res.status < 400) {
+        throw new FlxblResponseError(site, "answered a redirect; not followed, so the API key goes nowhere else", {
+          status: res.status,
+        });
+      }
       if (res.ok) {
         if (res.status === 204 || text.trim() === "") return undefined as R;
         try {

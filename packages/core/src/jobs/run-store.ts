@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { sharedDynamoDbClient } from "../aws.js";
+import { stateStoreError } from "../state/errors.js";
 
 /**
  * Counts of a run so far.
@@ -31,14 +33,37 @@ export interface RunTotals {
  * };
  * ```
  */
-export interface RunState {
+export interface RunState extends Checkpoint {
   runId: string;
-  /** Key of the last record done in order; the next invocation starts after it. */
-  cursor: string | null;
   /** Values fixed for the whole run (e.g. the cutoff time), so a resumed run keeps them. */
   params: Record<string, string>;
-  totals: RunTotals;
   startedAt: string;
+}
+
+/**
+ * A run's progress as saved: where the sweep is, what it counted, and the page being worked on,
+ * so a run whose invocation crashed resumes exactly (no record skipped, none counted twice).
+ *
+ * @example
+ * ```ts
+ * const checkpoint: Checkpoint = {
+ *   cursor: "node_0042",
+ *   totals: { scanned: 43, changed: 5, unchanged: 38, failed: 0 },
+ *   page: ["node_0043", "node_0044", "node_0045"],
+ *   ahead: { node_0045: "changed" },
+ * };
+ * await store.save(owner, checkpoint, Date.now() + 45_000);
+ * ```
+ */
+export interface Checkpoint {
+  /** Id of the last record done in order; the next invocation starts after it. */
+  cursor: string | null;
+  /** Counts of the whole run: every record done so far, `ahead` included. */
+  totals: RunTotals;
+  /** Ids of the page being worked on when saved (records after `cursor` may have been started). */
+  page?: string[];
+  /** Records of `page` after `cursor` already done, with their outcome (counted in `totals`). */
+  ahead?: Record<string, "changed" | "unchanged" | "failed">;
 }
 
 /**
@@ -85,7 +110,7 @@ export class RunStore {
   constructor(options: { tableName: string; job: string; client?: DynamoDBDocumentClient; now?: () => number }) {
     this.#table = options.tableName;
     this.#id = `job#${options.job}`;
-    this.#client = options.client ?? DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    this.#client = options.client ?? DynamoDBDocumentClient.from(sharedDynamoDbClient());
     this.#now = options.now ?? Date.now;
   }
 
@@ -112,7 +137,7 @@ export class RunStore {
       );
       return { kind: "new", state };
     } catch (err) {
-      if (!isConditionFailure(err)) throw err;
+      if (!isConditionFailure(err)) throw stateStoreError("claiming a job run", err);
     }
     try {
       const out = await this.#client.send(
@@ -135,22 +160,26 @@ export class RunStore {
           params: (item.params ?? {}) as Record<string, string>,
           totals: { ...zeroTotals(), ...(item.totals as Partial<RunTotals>) },
           startedAt: String(item.startedAt),
+          ...(Array.isArray(item.page) ? { page: item.page.map(String) } : {}),
+          ...(typeof item.ahead === "object" && item.ahead !== null
+            ? { ahead: item.ahead as Checkpoint["ahead"] }
+            : {}),
         },
       };
     } catch (err) {
-      if (!isConditionFailure(err)) throw err;
+      if (!isConditionFailure(err)) throw stateStoreError("resuming a job run", err);
     }
     return { kind: "busy", runId: "(another run)", owner: "(another invocation)" };
   }
 
   /** Saves progress and extends the lease; false when this owner lost the run (its lease lapsed). */
-  save(owner: string, cursor: string | null, totals: RunTotals, leaseUntil: number): Promise<boolean> {
-    return this.#update(owner, cursor, totals, leaseUntil);
+  save(owner: string, checkpoint: Checkpoint, leaseUntil: number): Promise<boolean> {
+    return this.#update(owner, checkpoint, leaseUntil);
   }
 
   /** Saves progress and gives the lease up, so the next invocation resumes at once. */
-  release(owner: string, cursor: string | null, totals: RunTotals): Promise<boolean> {
-    return this.#update(owner, cursor, totals, 0);
+  release(owner: string, checkpoint: Checkpoint): Promise<boolean> {
+    return this.#update(owner, checkpoint, 0);
   }
 
   /** Removes a finished run's checkpoint; the next invocation starts a new run. */
@@ -168,23 +197,26 @@ export class RunStore {
       return true;
     } catch (err) {
       if (isConditionFailure(err)) return false;
-      throw err;
+      throw stateStoreError("finishing a job run", err);
     }
   }
 
-  async #update(owner: string, cursor: string | null, totals: RunTotals, leaseUntil: number): Promise<boolean> {
+  async #update(owner: string, checkpoint: Checkpoint, leaseUntil: number): Promise<boolean> {
     try {
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: { id: this.#id },
-          UpdateExpression: "SET #cursor = :cursor, totals = :totals, leaseUntil = :lease, expiration = :exp",
+          UpdateExpression:
+            "SET #cursor = :cursor, totals = :totals, #page = :page, ahead = :ahead, leaseUntil = :lease, expiration = :exp",
           ConditionExpression: "#owner = :owner",
-          ExpressionAttributeNames: { "#owner": "owner", "#cursor": "cursor" },
+          ExpressionAttributeNames: { "#owner": "owner", "#cursor": "cursor", "#page": "page" },
           ExpressionAttributeValues: {
             ":owner": owner,
-            ":cursor": cursor,
-            ":totals": totals,
+            ":cursor": checkpoint.cursor,
+            ":totals": checkpoint.totals,
+            ":page": checkpoint.page ?? [],
+            ":ahead": checkpoint.ahead ?? {},
             ":lease": leaseUntil,
             ":exp": expiration(this.#now()),
           },
@@ -193,7 +225,7 @@ export class RunStore {
       return true;
     } catch (err) {
       if (isConditionFailure(err)) return false;
-      throw err;
+      throw stateStoreError("saving a job checkpoint", err);
     }
   }
 }

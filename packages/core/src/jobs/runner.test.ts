@@ -1,5 +1,8 @@
+import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { Emulator } from "@flxbl-lambda/emulator";
@@ -10,6 +13,7 @@ import { keyWith, startAppEmulator } from "../../../emulator/src/test-helpers.js
 import { createFlxblClient, type EntityClient } from "../flxbl/client.js";
 import { FlxblRateLimitError, FlxblValidationError } from "../flxbl/errors.js";
 import type { FlxblRecord } from "../flxbl/types.js";
+import { RetryLaterError } from "../middleware/errors.js";
 import { RunStore, type RunTotals } from "./run-store.js";
 import {
   JobFailedError,
@@ -19,6 +23,7 @@ import {
   retryTransient,
   runJob,
 } from "./runner.js";
+import { expireIfPending } from "./test-fixtures/sweep.js";
 
 interface Order {
   number: string;
@@ -269,7 +274,11 @@ describe("runJob against the emulator and dynalite", () => {
     const { tag, ids } = await seed(40);
     const crashed = storeFor(tag);
     const claim = await crashed.claim("crashed", Date.now() + 60_000, {});
-    await crashed.save("crashed", ids[9] ?? null, { ...zero, scanned: 10, unchanged: 10 }, Date.now() - 1);
+    await crashed.save(
+      "crashed",
+      { cursor: ids[9] ?? null, totals: { ...zero, scanned: 10, unchanged: 10 } },
+      Date.now() - 1,
+    );
     const log = visitLog();
 
     const summary = await job(tag, async (record) => {
@@ -292,7 +301,8 @@ describe("runJob against the emulator and dynalite", () => {
 
     const summary = await job(tag, async () => {
       // Once, mid-run: the crashed owner comes back and tries to save its progress.
-      if (writes.length === 0) writes.push(crashed.save("crashed", null, zero, Date.now() + 60_000));
+      if (writes.length === 0)
+        writes.push(crashed.save("crashed", { cursor: null, totals: zero }, Date.now() + 60_000));
       await writes[0];
       return "unchanged";
     });
@@ -397,6 +407,66 @@ describe("runJob against the emulator and dynalite", () => {
 
     expect(summary).toMatchObject({ complete: true, scanned: 30, throttled: 2 });
     expect([...log.counts.keys()].sort()).toEqual(ids);
+  });
+
+  it("takes a record whose lock is busy again later in the run, and does not count it as failed", async () => {
+    const { tag, ids } = await seed(6);
+    const busy = ids[2] as string;
+    const log = visitLog();
+
+    const summary = await job(tag, async (record) => {
+      log.visit(record.id);
+      if (record.id === busy && (log.counts.get(busy) ?? 0) < 3)
+        throw new RetryLaterError(`order#${busy} is being changed by another invocation`, 0.05);
+      return "unchanged";
+    });
+
+    expect(summary).toMatchObject({ complete: true, scanned: 6, unchanged: 6, failed: 0 });
+    expect(log.counts.get(busy)).toBe(3);
+  });
+
+  it("is taken over within its lease when its invocation is killed, and counts every record exactly once", async () => {
+    const { tag } = await seed(40);
+    const leaseMs = 1_500;
+    const key = await keyWith(flxbl, ["entity:Order:read", "entity:Order:update"], "crashing job");
+    const child = fork(fileURLToPath(new URL("./test-fixtures/crash-job.ts", import.meta.url)), [], {
+      execArgv: ["--import", import.meta.resolve("tsx")],
+      env: {
+        PATH: process.env.PATH ?? "",
+        FLXBL_URL: flxbl.url,
+        FLXBL_KEY: key,
+        DYNAMODB_URL: dynamodb.url,
+        TABLE: tableName,
+        TAG: tag,
+        LEASE_MS: String(leaseMs),
+      },
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+    });
+    let done = 0;
+    await new Promise<void>((resolve, reject) => {
+      child.on("message", (message: { done?: string }) => {
+        if (message.done && ++done === 25) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`the job process ended (${code}) before it was killed`)));
+    });
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    const killedAt = Date.now();
+
+    // The next scheduled invocation: skipped while the dead owner's lease runs, then it resumes.
+    let summary: JobSummary;
+    for (;;) {
+      summary = await job(tag, (record) => expireIfPending(orders, record));
+      if (!summary.skipped) break;
+      await sleep(100);
+    }
+
+    expect(Date.now() - killedAt).toBeLessThan(leaseMs + 2_000);
+    expect(summary.resumedFrom === null && summary.recovered === 0).toBe(false);
+    expect(await countPending(tag)).toBe(0);
+    expect(summary.run.scanned).toBe(40);
+    expect(summary.run.changed + summary.run.unchanged).toBe(40);
+    expect(summary.run.failed).toBe(0);
   });
 
   it("logs the summary it returns as one structured line", async () => {

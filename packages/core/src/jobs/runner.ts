@@ -4,7 +4,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { EntityClient } from "../flxbl/client.js";
 import { FlxblError, FlxblRateLimitError, FlxblTimeoutError } from "../flxbl/errors.js";
 import type { FlxblRecord, Where } from "../flxbl/types.js";
-import type { RunStore, RunTotals } from "./run-store.js";
+import { RetryLaterError } from "../middleware/errors.js";
+import { StateUnavailableError } from "../state/errors.js";
+import type { Checkpoint, RunState, RunStore, RunTotals } from "./run-store.js";
 
 /**
  * What one record's work did.
@@ -67,7 +69,12 @@ export interface JobOptions<T extends object> {
   where: (params: Record<string, string>) => Where<T>;
   /** Values fixed for the whole run, computed when a new run starts (e.g. a cutoff time). */
   params?: () => Record<string, string>;
-  /** The per-record work. Throwing counts the record as failed; other records go on. */
+  /**
+   * The per-record work. Throwing counts the record as failed (other records go on), except
+   * throttling, a busy lock or another {@link RetryLaterError}: the record is taken again later
+   * in the run. It must decide from the record it is given: after a crash, records the crashed
+   * invocation had started are read again by id and given to it once more.
+   */
   process: (record: FlxblRecord<T>, context: RecordContext) => Promise<RecordOutcome>;
   /** Runs once, after the last page, before the checkpoint is cleared (e.g. a second phase). */
   onSweepComplete?: (totals: RunTotals) => Promise<void>;
@@ -75,6 +82,14 @@ export interface JobOptions<T extends object> {
   deadline: number;
   /** Stop taking new records this long before the deadline. @default 5000 */
   stopMarginMs?: number;
+  /**
+   * How long the run is owned without a renewal. The owner renews it while it works (every third
+   * of it), so when an invocation crashes the next one can take the run over within this time.
+   * @default 45000
+   */
+  leaseMs?: number;
+  /** Progress is saved at least this often while records complete (and at every page). @default 2000 */
+  checkpointEveryMs?: number;
   /** @default 100 */
   pageSize?: number;
   /** Records worked on at once, at most. @default 8 */
@@ -106,6 +121,11 @@ export interface JobSummary extends RunTotals {
   run: RunTotals;
   /** Set when another invocation owns the run, so this one did nothing. */
   skipped?: string;
+  /**
+   * Records a crashed invocation had started and not saved as done, read again by id and
+   * worked on by this one (counted once, with the outcome found now).
+   */
+  recovered: number;
   failures: Array<{ id: string; error: string }>;
   pages: number;
   throttled: number;
@@ -133,11 +153,109 @@ export class JobFailedError extends Error {
 /** The keyset field: immutable, unique and sortable, so paging skips nothing however the filter changes. */
 const cursorField = "id";
 
+type Outcome = RecordOutcome | "failed";
+
+/** One record of the page being worked on: read by the page query, or (after a crash) to be read by id. */
+interface Slot<T extends object> {
+  id: string;
+  record?: FlxblRecord<T>;
+  /** Set once the record is done (or was done by a crashed invocation, from its checkpoint). */
+  outcome?: Outcome;
+}
+
+/** A page of slots, worked on together; its first unfinished slot bounds the checkpoint. */
+interface Page<T extends object> {
+  slots: Slot<T>[];
+  fetchedAt: number;
+}
+
+const zeroTotals = (): RunTotals => ({ scanned: 0, changed: 0, unchanged: 0, failed: 0 });
+
+/**
+ * The run's lease and saved progress: renewed while records are worked on, saved at each page
+ * and at most every `checkpointEveryMs` in between, so a crash loses little and the next
+ * invocation can take the run over a lease later (not an invocation's whole timeout later).
+ */
+class Checkpointer {
+  #leaseUntil: number;
+  #saving: Promise<void> = Promise.resolve();
+  #savedAt: number;
+  #dirty = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** Set when a save found another owner: the run is no longer ours. */
+  lost = false;
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly owner: string,
+    private readonly leaseMs: number,
+    private readonly everyMs: number,
+    private readonly now: () => number,
+    private readonly snapshot: () => Checkpoint,
+    private readonly warn: (message: string, attributes: Record<string, unknown>) => void,
+  ) {
+    this.#leaseUntil = now() + leaseMs;
+    this.#savedAt = now();
+  }
+
+  /** Renews the lease (with the latest progress) on a timer until {@link stop}. */
+  start(): void {
+    this.#timer = setInterval(
+      () => {
+        if (this.#dirty || this.now() - this.#savedAt >= this.leaseMs / 3) void this.save().catch(() => undefined);
+      },
+      Math.max(20, Math.min(this.everyMs, Math.floor(this.leaseMs / 3))),
+    );
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Progress was made: the timer saves it within `everyMs`. */
+  touch(): void {
+    this.#dirty = true;
+  }
+
+  /** Until when the lease surely holds: work stops a margin before it when renewals fail. */
+  get leaseUntil(): number {
+    return this.#leaseUntil;
+  }
+
+  /** Saves the current progress now (after any save in flight), renewing the lease. */
+  save(): Promise<void> {
+    const next = this.#saving.then(async () => {
+      if (this.lost) return;
+      const at = this.now();
+      this.#dirty = false;
+      try {
+        if (await this.store.save(this.owner, this.snapshot(), at + this.leaseMs)) {
+          this.#leaseUntil = at + this.leaseMs;
+          this.#savedAt = at;
+        } else {
+          this.lost = true;
+        }
+      } catch (err) {
+        this.#dirty = true;
+        this.warn("job checkpoint save failed; retrying", { error: describe(err) });
+        throw err;
+      }
+    });
+    this.#saving = next.catch(() => undefined);
+    return next;
+  }
+}
+
 /**
  * Sweeps every record matching `where` once per run: keyset paging on `id` (so the job's own
  * updates moving records out of the filter cannot make it skip any), bounded concurrency, 429
  * adaptation, and a DynamoDB checkpoint when the Lambda deadline nears, resumed by the next
  * invocation. Returns the summary; throws {@link JobFailedError} when records failed.
+ *
+ * The run's lease is renewed while it works, so a crashed invocation's run is taken over within
+ * `leaseMs`. Before a page is worked on, its ids are saved with the checkpoint; a run resumed
+ * after a crash reads the page's unfinished records again by id, so none is skipped or counted
+ * twice. A record whose lock is busy is taken again later in the run, not counted as failed.
  *
  * @example
  * ```ts
@@ -153,12 +271,13 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
   const now = options.now ?? Date.now;
   const started = now();
   const owner = randomUUID();
-  const stopAt = options.deadline - (options.stopMarginMs ?? 5_000);
+  const leaseMs = options.leaseMs ?? 45_000;
+  const deadlineStop = options.deadline - (options.stopMarginMs ?? 5_000);
   const pageSize = options.pageSize ?? 100;
   const maxConcurrency = Math.max(1, options.concurrency ?? 8);
   const { logger, store } = options;
 
-  const claim = await store.claim(owner, options.deadline, options.params?.() ?? {});
+  const claim = await store.claim(owner, now() + leaseMs, options.params?.() ?? {});
   if (claim.kind === "busy") {
     const summary: JobSummary = {
       job: options.name,
@@ -166,15 +285,13 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
       complete: false,
       resumedFrom: null,
       checkpoint: null,
-      run: { scanned: 0, changed: 0, unchanged: 0, failed: 0 },
+      run: zeroTotals(),
       skipped: "another invocation owns the current run",
       failures: [],
       pages: 0,
       throttled: 0,
-      scanned: 0,
-      changed: 0,
-      unchanged: 0,
-      failed: 0,
+      recovered: 0,
+      ...zeroTotals(),
       durationMs: now() - started,
     };
     logger.warn("job run skipped", { ...summary });
@@ -183,25 +300,61 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
 
   const { state } = claim;
   const resumedFrom = claim.kind === "resumed" ? state.cursor : null;
-  const totals: RunTotals = { scanned: 0, changed: 0, unchanged: 0, failed: 0 };
+  const totals = zeroTotals();
   const run = { ...state.totals };
   const failures: JobSummary["failures"] = [];
   let cursor = state.cursor;
+  let current: Page<T> | undefined;
   let pages = 0;
   let throttled = 0;
+  let recovered = 0;
   let limit = maxConcurrency;
   let pauseUntil = 0;
   let longestPage = 0;
   let complete = false;
-  const count = (key: keyof RunTotals) => {
-    totals[key] += 1;
-    run[key] += 1;
+
+  /**
+   * The checkpoint of the sweep as it stands: the cursor after the contiguous prefix done, the
+   * page's records after it (only while it is being worked on: `ongoing`), and those of them done.
+   */
+  let ongoing = false;
+  const snapshot = (): Checkpoint => {
+    if (!current) return { cursor, totals: { ...run } };
+    const { slots } = current;
+    let upTo = -1;
+    while (upTo + 1 < slots.length && slots[upTo + 1]?.outcome !== undefined) upTo++;
+    const rest = slots.slice(upTo + 1);
+    const ahead: NonNullable<Checkpoint["ahead"]> = {};
+    for (const slot of rest) if (slot.outcome) ahead[slot.id] = slot.outcome;
+    return {
+      cursor: upTo >= 0 ? (slots[upTo] as Slot<T>).id : cursor,
+      totals: { ...run },
+      page: ongoing ? rest.map((slot) => slot.id) : [],
+      ahead,
+    };
+  };
+  const checkpoints = new Checkpointer(
+    store,
+    owner,
+    leaseMs,
+    options.checkpointEveryMs ?? 2_000,
+    now,
+    snapshot,
+    (m, a) => logger.warn(m, { job: options.name, ...a }),
+  );
+  /** Stop taking records at the deadline, when the run was taken over, or before an unrenewed lease lapses. */
+  const stopAt = () => Math.min(deadlineStop, checkpoints.leaseUntil - Math.min(5_000, leaseMs / 4));
+  const mustStop = () => checkpoints.lost || now() >= stopAt();
+
+  const count = (outcome: Outcome) => {
+    totals.scanned++;
+    run.scanned++;
+    totals[outcome]++;
+    run[outcome]++;
   };
 
   /** Reads the page after `after`; rides out throttling and outages until the stop time (then `undefined`). */
-  const fetchPage = async (
-    after: string | null,
-  ): Promise<{ records: FlxblRecord<T>[]; fetchedAt: number } | undefined> => {
+  const fetchPage = async (after: string | null): Promise<Page<T> | undefined> => {
     const userWhere = options.where(state.params);
     const where = (after === null ? userWhere : { $and: [userWhere, { [cursorField]: { $gt: after } }] }) as Where<T>;
     for (let attempt = 0; ; attempt++) {
@@ -213,55 +366,85 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
           orderDirection: "ASC",
           limit: pageSize,
         });
-        return { records, fetchedAt };
+        return { slots: records.map((record) => ({ id: record.id, record })), fetchedAt };
       } catch (err) {
         if (!(err instanceof FlxblError) || !err.transient) throw err;
         throttled += err instanceof FlxblRateLimitError ? 1 : 0;
         const hinted = "retryAfterMs" in err && typeof err.retryAfterMs === "number" ? err.retryAfterMs : 0;
         const wait = Math.max(hinted, Math.min(5_000, 200 * 2 ** attempt));
-        if (now() + wait >= stopAt) return undefined;
+        if (now() + wait >= stopAt()) return undefined;
         logger.warn("job page read failed; retrying", { job: options.name, error: describe(err), waitMs: wait });
         await sleep(wait);
       }
     }
   };
 
-  /** Works through one page; returns the id up to which every record is done, and whether it stopped early. */
-  const processPage = async (records: FlxblRecord<T>[], fetchedAt: number) => {
-    const done = new Array<boolean>(records.length).fill(false);
-    const queue = records.map((_, i) => i);
+  /** The per-record step: a slot from a crashed run's page is read by id first. */
+  const work = async (slot: Slot<T>, page: Page<T>): Promise<Outcome | undefined> => {
+    let record = slot.record;
+    let fetchedAt = page.fetchedAt;
+    if (!record) {
+      fetchedAt = now();
+      record = await options.entity.find(slot.id);
+      // Deleted since: nothing to do, nothing to count.
+      if (!record) return undefined;
+      slot.record = record;
+      recovered++;
+    }
+    return options.process(record, { fetchedAt, params: state.params });
+  };
+
+  /** Works through one page; afterwards `cursor` is the last record done in order. Returns whether it stopped early. */
+  const processPage = async (page: Page<T>): Promise<boolean> => {
+    const queue = page.slots.map((_, i) => i).filter((i) => page.slots[i]?.outcome === undefined);
+    const notBefore = new Map<number, number>();
     let stopped = false;
     let inFlight = 0;
     let streak = 0;
+    let wake: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
+      const finishIfDone = () => {
+        if ((stopped || queue.length === 0) && inFlight === 0) {
+          clearTimeout(wake);
+          resolve();
+          return true;
+        }
+        return false;
+      };
       const pump = () => {
+        clearTimeout(wake);
+        wake = undefined;
         while (!stopped && inFlight < limit && queue.length > 0) {
-          if (now() >= stopAt) {
+          if (mustStop()) {
             stopped = true;
             break;
           }
-          const wait = pauseUntil - now();
+          const t = now();
+          const ready = queue.findIndex((i) => (notBefore.get(i) ?? 0) <= t);
+          const wait = Math.max(
+            pauseUntil - t,
+            ready < 0 ? Math.min(...queue.map((i) => notBefore.get(i) ?? 0)) - t : 0,
+          );
           if (wait > 0) {
-            setTimeout(pump, Math.min(wait, Math.max(0, stopAt - now())));
+            wake = setTimeout(pump, Math.max(1, Math.min(wait, stopAt() - t)));
             return;
           }
-          const i = queue.shift() as number;
-          const record = records[i] as FlxblRecord<T>;
+          const i = queue.splice(ready, 1)[0] as number;
+          const slot = page.slots[i] as Slot<T>;
           inFlight++;
-          options
-            .process(record, { fetchedAt, params: state.params })
+          work(slot, page)
             .then(
               (outcome) => {
-                done[i] = true;
-                count("scanned");
-                count(outcome);
+                slot.outcome = outcome ?? "unchanged";
+                if (outcome) count(outcome);
+                checkpoints.touch();
                 if (++streak >= limit * 4 && limit < maxConcurrency) {
                   limit++;
                   streak = 0;
                 }
               },
               (err: unknown) => {
-                if (err instanceof FlxblRateLimitError || (err instanceof FlxblTimeoutError && now() < stopAt)) {
+                if (err instanceof FlxblRateLimitError || (err instanceof FlxblTimeoutError && now() < stopAt())) {
                   // Throttled past the client's own retries: slow down and try the record again.
                   throttled++;
                   streak = 0;
@@ -271,69 +454,107 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
                   queue.unshift(i);
                   return;
                 }
+                if (err instanceof RetryLaterError || err instanceof StateUnavailableError) {
+                  // A busy or lost lock (or a state-table hiccup): this record later, the others now.
+                  const seconds = err instanceof RetryLaterError ? err.retryAfterSeconds : 1;
+                  notBefore.set(i, now() + seconds * 1000);
+                  queue.push(i);
+                  return;
+                }
                 if (err instanceof FlxblTimeoutError) {
                   // Cut off by the deadline: not done, the next invocation takes it again.
                   stopped = true;
                   return;
                 }
-                done[i] = true;
-                count("scanned");
+                slot.outcome = "failed";
                 count("failed");
-                if (failures.length < 20) failures.push({ id: record.id, error: describe(err) });
-                logger.error("job record failed", { job: options.name, recordId: record.id, error: err as Error });
+                checkpoints.touch();
+                if (failures.length < 20) failures.push({ id: slot.id, error: describe(err) });
+                logger.error("job record failed", { job: options.name, recordId: slot.id, error: err as Error });
               },
             )
             .finally(() => {
               inFlight--;
-              if ((stopped || queue.length === 0) && inFlight === 0) resolve();
-              else pump();
+              if (!finishIfDone()) pump();
             });
         }
-        if ((stopped || queue.length === 0) && inFlight === 0) resolve();
+        finishIfDone();
       };
       pump();
     });
     let upTo = -1;
-    while (upTo + 1 < done.length && done[upTo + 1]) upTo++;
-    return { lastDone: upTo >= 0 ? (records[upTo] as FlxblRecord<T>).id : null, stoppedEarly: upTo < done.length - 1 };
+    while (upTo + 1 < page.slots.length && page.slots[upTo + 1]?.outcome !== undefined) upTo++;
+    if (upTo >= 0) cursor = (page.slots[upTo] as Slot<T>).id;
+    return upTo < page.slots.length - 1;
   };
 
+  /** Starts working on a page: its ids are saved first, so a crash cannot lose a record it had started. */
+  const begin = async (page: Page<T>) => {
+    current = page;
+    ongoing = true;
+    await checkpoints.save();
+    if (checkpoints.lost) throw new Error(`lost the lease of job run ${state.runId}`);
+  };
+  /** Records an earlier invocation saved as done after its cursor: skipped (and not counted again) when met. */
+  let skip = new Map(Object.entries(state.ahead ?? {}));
+
+  checkpoints.start();
   try {
-    let next: ReturnType<typeof fetchPage> | undefined = fetchPage(cursor);
+    // A crashed invocation's page: its records not saved as done are read again by id.
+    const crashed = recoveryPage<T>(state, now());
+    let next: Promise<Page<T> | undefined> | undefined;
+    let stoppedEarly = false;
+    if (crashed) {
+      skip = new Map();
+      await begin(crashed);
+      stoppedEarly = await processPage(crashed);
+      if (!stoppedEarly) {
+        cursor = crashed.slots.at(-1)?.id ?? cursor;
+        current = undefined;
+        ongoing = false;
+      }
+    }
+    if (!stoppedEarly) next = fetchPage(cursor);
     while (next) {
-      if (now() >= stopAt) {
+      if (mustStop()) {
         next.catch(() => undefined);
         break;
       }
       const page = await next;
       next = undefined;
       if (!page) break;
-      const { records, fetchedAt } = page;
       pages++;
-      longestPage = Math.max(longestPage, records.length);
+      longestPage = Math.max(longestPage, page.slots.length);
       // FLXBL's page cap is undocumented: only an empty page, or one shorter than the longest, ends the sweep.
-      const last = records.at(-1);
-      const more = records.length > 0 && records.length >= longestPage;
+      const last = page.slots.at(-1);
+      const more = page.slots.length > 0 && page.slots.length >= longestPage;
       // Read the next page while this one is worked on; keyset paging makes that safe.
       if (more && last) next = fetchPage(last.id);
-      const { lastDone, stoppedEarly } = await processPage(records, fetchedAt);
-      if (lastDone !== null) cursor = lastDone;
-      if (stoppedEarly) {
+      for (const slot of page.slots) slot.outcome = skip.get(slot.id);
+      skip = new Map();
+      if (page.slots.length > 0) await begin(page);
+      // Stopped early, the page stays `ongoing` in the checkpoint: a record cut off by the deadline
+      // may have been changed, so the next invocation reads the rest of the page by id.
+      if (await processPage(page)) {
         next?.catch(() => undefined);
         next = undefined;
         break;
       }
+      current = undefined;
+      ongoing = false;
       if (!more) complete = true;
-      else if (!(await store.save(owner, cursor, run, options.deadline))) throw new Error("lost the run's lease");
     }
+    if (checkpoints.lost) throw new Error(`lost the lease of job run ${state.runId}`);
     if (complete) await options.onSweepComplete?.(run);
   } catch (err) {
+    checkpoints.stop();
     // Keep what was done: the next invocation resumes after the last finished record.
-    await store.release(owner, cursor, run).catch(() => undefined);
+    if (!checkpoints.lost) await store.release(owner, snapshot()).catch(() => undefined);
     throw err;
   }
+  checkpoints.stop();
   if (complete) await store.finish(owner);
-  else await store.release(owner, cursor, run);
+  else await store.release(owner, snapshot());
 
   const summary: JobSummary = {
     job: options.name,
@@ -346,11 +567,20 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
     failures,
     pages,
     throttled,
+    recovered,
     durationMs: now() - started,
   };
   logger.info("job run finished", { ...summary });
   if (summary.failed > 0) throw new JobFailedError(summary);
   return summary;
+}
+
+/** The page a crashed invocation was working on, with what it saved as done; undefined when none. */
+function recoveryPage<T extends object>(state: RunState, now: number): Page<T> | undefined {
+  const ids = state.page ?? [];
+  if (ids.length === 0) return undefined;
+  const ahead = state.ahead ?? {};
+  return { slots: ids.map((id) => ({ id, outcome: ahead[id] })), fetchedAt: now };
 }
 
 /**

@@ -50,6 +50,9 @@ export class FlxblAdminError extends Error {
   }
 }
 
+/** Keys asked for per `GET /api-keys` page. */
+const keyPageSize = 100;
+
 /**
  * FLXBL's key API with an admin key: create (`POST /api-keys`, documented), list and revoke
  * (`GET /api-keys`, `DELETE /api-keys/:id`: not documented by FLXBL; the emulator's assumption),
@@ -83,8 +86,17 @@ export class FlxblAdmin {
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // A redirect would carry the admin key to wherever it points: refused, never followed.
+      redirect: "manual",
     });
     const text = await res.text();
+    if (res.status >= 300 && res.status < 400)
+      throw new FlxblAdminError(
+        method,
+        path,
+        res.status,
+        "FLXBL answered a redirect; not followed, so the key goes nowhere else",
+      );
     if (!res.ok) {
       let detail = text.slice(0, 200);
       try {
@@ -103,14 +115,41 @@ export class FlxblAdmin {
     return this.#call("POST", "/api-keys", { name, scopes });
   }
 
-  /** The active keys. */
+  /**
+   * Every active key, page by page (`?limit=&offset=`) until a short or empty page, in whichever
+   * shape FLXBL answers (a bare array, `{data, pagination}` or `{items}`): rotation decides what
+   * it may revoke from this list, so it must not stop at the first page.
+   */
   async listKeys(): Promise<ApiKeyInfo[]> {
-    const body = await this.#call<unknown>("GET", "/api-keys");
-    if (Array.isArray(body)) return body as ApiKeyInfo[];
-    const wrapped = body as { data?: unknown; items?: unknown };
-    return (
-      Array.isArray(wrapped.data) ? wrapped.data : Array.isArray(wrapped.items) ? wrapped.items : []
-    ) as ApiKeyInfo[];
+    const keys: ApiKeyInfo[] = [];
+    const seen = new Set<string>();
+    for (let offset = 0, pages = 0; pages < 1_000; pages++) {
+      const body = await this.#call<unknown>("GET", `/api-keys?limit=${keyPageSize}&offset=${offset}`);
+      const wrapped = (typeof body === "object" && body !== null ? body : {}) as {
+        data?: unknown;
+        items?: unknown;
+        pagination?: { total?: unknown };
+      };
+      const page = (
+        Array.isArray(body)
+          ? body
+          : Array.isArray(wrapped.data)
+            ? wrapped.data
+            : Array.isArray(wrapped.items)
+              ? wrapped.items
+              : []
+      ) as ApiKeyInfo[];
+      const fresh = page.filter((k) => !seen.has(k.id));
+      for (const key of fresh) {
+        seen.add(key.id);
+        keys.push(key);
+      }
+      offset += page.length;
+      const total = typeof wrapped.pagination?.total === "number" ? wrapped.pagination.total : undefined;
+      // A server that ignores paging answers the whole list every time: no new ids means done.
+      if (page.length < keyPageSize || fresh.length === 0 || (total !== undefined && offset >= total)) return keys;
+    }
+    throw new FlxblAdminError("GET", "/api-keys", 200, "more than 1000 pages of keys; refusing to go on");
   }
 
   /** Revokes a key; `false` when it was not found (already revoked). */
@@ -126,19 +165,35 @@ export class FlxblAdmin {
 
   /**
    * Whether FLXBL accepts `apiKey`: any answer but 401 to a one-record query on an entity its
-   * scopes name (a 403 still proves the key is valid).
+   * scopes name (a 403 still proves the key is valid). See {@link probeKey} for a stricter check.
    */
   async keyWorks(apiKey: string, scopes: readonly string[]): Promise<boolean> {
-    const entity =
-      scopes.map((s) => s.split(":")).find(([kind, name]) => kind === "entity" && name !== "*")?.[1] ?? "_";
-    const res = await this.#fetch(`${this.#base}/dynamic/${encodeURIComponent(entity)}/query`, {
+    return (await this.probeKey(apiKey, scopes)).status !== 401;
+  }
+
+  /**
+   * Makes a call `apiKey`'s scopes allow and that changes nothing: a one-record query on the first
+   * entity it may read (`entity:<Name>:read` or `:*`), and answers FLXBL's status. A key with no
+   * read scope on a named entity is probed with a query on one it names (a 403 then shows the key
+   * is valid but proves no scope); `readable` says which case it was.
+   */
+  async probeKey(
+    apiKey: string,
+    scopes: readonly string[],
+  ): Promise<{ status: number; readable: boolean; path: string }> {
+    const named = scopes.map((s) => s.split(":")).filter(([kind, name]) => kind === "entity" && name && name !== "*");
+    const reader = named.find(([, , op]) => op === "read" || op === "*");
+    const entity = (reader ?? named[0])?.[1] ?? "_";
+    const path = `/dynamic/${encodeURIComponent(entity)}/query`;
+    const res = await this.#fetch(`${this.#base}${path}`, {
       method: "POST",
       headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
       body: JSON.stringify({ limit: 1 }),
+      redirect: "manual",
     });
     await res.arrayBuffer();
     if (res.status >= 500 || res.status === 429)
-      throw new FlxblAdminError("POST", `/dynamic/${entity}/query`, res.status, "could not check the key now");
-    return res.status !== 401;
+      throw new FlxblAdminError("POST", path, res.status, "could not check the key now");
+    return { status: res.status, readable: reader !== undefined, path };
   }
 }

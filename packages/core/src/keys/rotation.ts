@@ -1,9 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
+  RotateSecretCommand,
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
@@ -39,7 +39,7 @@ export type RotationStep = (typeof rotationSteps)[number];
  *   ClientRequestToken: randomUUID(),
  *   Step: "createSecret",
  * };
- * await rotateStep(event, { secrets, admin });
+ * await rotateStep(event, { secrets, admin, scopesFor });
  * ```
  */
 export interface RotationEvent {
@@ -48,14 +48,25 @@ export interface RotationEvent {
   Step: RotationStep;
 }
 
-/** A function secret as provisioning writes it; rotation needs `scopes` and `keyId`. */
+/** A function secret as provisioning and rotation write it (`keyId` names the key in FLXBL). */
 interface StoredKey {
   apiKey: string;
   keyId?: string;
-  scopes?: string[];
   signingSecrets?: string[];
-  previousKeyId?: string;
 }
+
+/**
+ * Where rotation takes its authority from: the manifest, never the secret being rotated. Given a
+ * secret's name (as Secrets Manager reports it), the scopes its function's key must have, or
+ * undefined when the secret is no function secret of this app (rotation then refuses it).
+ *
+ * @example
+ * ```ts
+ * const scopesFor: ScopeAuthority = (secretName) =>
+ *   manifest.find((spec) => functionSecretName(app, stage, spec.name) === secretName)?.scopes;
+ * ```
+ */
+export type ScopeAuthority = (secretName: string) => readonly string[] | undefined;
 
 /**
  * How to rotate.
@@ -65,6 +76,7 @@ interface StoredKey {
  * const options: RotationOptions = {
  *   secrets: new SecretsManagerClient({}),
  *   admin: new FlxblAdmin({ baseUrl: env.FLXBL_URL, adminKey }),
+ *   scopesFor: (secretName) => (secretName === "flxbl-lambda/prod/payments-webhook" ? ["entity:Order:read"] : undefined),
  *   graceMs: 10 * 60_000,
  *   log: (message, attributes) => logger.info(message, attributes ?? {}),
  * };
@@ -73,6 +85,8 @@ interface StoredKey {
 export interface RotationOptions {
   secrets: SecretsManagerClient;
   admin: FlxblAdmin;
+  /** The manifest's scopes per function secret: the only source of a new key's scopes. */
+  scopesFor: ScopeAuthority;
   /**
    * How long the superseded key keeps working after the new one is promoted. Longer than the
    * functions' secret cache TTL, so no warm container is left holding a revoked key.
@@ -89,7 +103,7 @@ export interface RotationOptions {
  * @example
  * ```ts
  * await rotateStep({ SecretId: secretId, ClientRequestToken: "no-such-version", Step: "testSecret" }, options);
- * // throws RotationError: Secret <secretId> has no version no-such-version to rotate to
+ * // throws RotationError: Secret <secretId> has no version no-such-version to rotate
  * ```
  */
 export class RotationError extends Error {
@@ -104,70 +118,103 @@ async function read(client: SecretsManagerClient, secretId: string, stage: strin
       ...(versionId ? { VersionId: versionId } : {}),
     }),
   );
-  return {
-    versionId: out.VersionId as string,
-    value: JSON.parse(out.SecretString ?? "{}") as StoredKey,
-    name: out.Name ?? secretId,
-  };
+  let value: Partial<StoredKey> = {};
+  try {
+    const parsed: unknown = JSON.parse(out.SecretString ?? "{}");
+    if (typeof parsed === "object" && parsed !== null) value = parsed as Partial<StoredKey>;
+  } catch {
+    // Not JSON (a bare key, or garbage): no key id, no signing secrets to carry over.
+  }
+  return { versionId: out.VersionId as string, value };
 }
 
 /**
- * Runs one step of Secrets Manager's rotation protocol for a function's FLXBL key. Each step is
- * idempotent, since Secrets Manager retries steps:
- * - `createSecret`: a new FLXBL key with the same scopes, stored as `AWSPENDING` (a key left by a
- *   failed earlier attempt with this token is revoked first);
- * - `setSecret`: nothing (a FLXBL key is live when created);
- * - `testSecret`: a real FLXBL call with the pending key; a refusal fails the rotation and
- *   leaves `AWSCURRENT` untouched;
- * - `finishSecret`: moves `AWSCURRENT` to the new version, waits the grace period, then revokes
- *   the superseded key.
+ * Whether a FLXBL key was made for this secret: provisioning names it the secret, rotation
+ * `<secret>@<token>`. Rotation revokes only keys this says belong to the secret it rotates.
  *
  * @example
  * ```ts
- * export const handler = (event: RotationEvent) => rotateStep(event, { secrets, admin });
+ * keyBelongsTo("flxbl-lambda/prod/payments-webhook@2f1c", "flxbl-lambda/prod/payments-webhook"); // true
+ * keyBelongsTo("flxbl-lambda/prod/payments-webhook-v2", "flxbl-lambda/prod/payments-webhook"); // false
+ * ```
+ */
+export function keyBelongsTo(keyName: string, secretName: string): boolean {
+  return keyName === secretName || keyName.startsWith(`${secretName}@`);
+}
+
+const sameScopes = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && [...a].sort().join(" ") === [...b].sort().join(" ");
+
+/**
+ * Runs one step of Secrets Manager's rotation protocol for a function's FLXBL key, with the
+ * checks of AWS's rotation template first: rotation is enabled on the secret, the token is one
+ * of its versions, a version already `AWSCURRENT` is not rotated again, and any other version
+ * must be `AWSPENDING` (so a stale or `AWSPREVIOUS` token can never roll the secret back).
+ * Each step is idempotent, since Secrets Manager retries steps:
+ * - `createSecret`: a new FLXBL key with the scopes the manifest gives this secret (never the
+ *   scopes or ids stored in it), stored as `AWSPENDING`; a key left by an interrupted attempt with
+ *   this token is revoked first;
+ * - `setSecret`: nothing (a FLXBL key is live when created);
+ * - `testSecret`: the new key must be listed under this secret's name with exactly the
+ *   manifest's scopes, and answer a read its scopes allow with a 2xx; otherwise the rotation
+ *   fails and `AWSCURRENT` stays as it is;
+ * - `finishSecret`: moves `AWSCURRENT` to the new version (and `AWSPENDING` off it), waits the
+ *   grace period, then revokes the secret's other keys, found by name in the full key list,
+ *   so a key of another secret can never be revoked. Repeated for a version already
+ *   `AWSCURRENT`, it changes no label and only completes that revocation.
+ *
+ * @example
+ * ```ts
+ * export const handler = (event: RotationEvent) => rotateStep(event, { secrets, admin, scopesFor });
  * ```
  */
 export async function rotateStep(event: RotationEvent, options: RotationOptions): Promise<void> {
   const { secrets, admin } = options;
   const { SecretId: secretId, ClientRequestToken: token, Step: step } = event;
   const log = options.log ?? (() => undefined);
+  if (!(rotationSteps as readonly string[]).includes(step)) throw new RotationError(`Unknown rotation step ${step}`);
   const described = await secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
-  const stages = described.VersionIdsToStages ?? {};
-  // Secrets Manager labels the new version AWSPENDING before calling createSecret; the later
-  // steps need the version createSecret wrote.
-  if (step !== "createSecret" && !stages[token])
-    throw new RotationError(`Secret ${secretId} has no version ${token} to rotate to`);
+  const name = described.Name ?? secretId;
+  if (!described.RotationEnabled) throw new RotationError(`Secret ${name} is not enabled for rotation`);
+  const scopes = options.scopesFor(name);
+  if (!scopes || scopes.length === 0)
+    throw new RotationError(`Secret ${name} is no function secret of this app's manifest; refusing to rotate it`);
+  const stages = described.VersionIdsToStages?.[token];
+  if (!stages) throw new RotationError(`Secret ${name} has no version ${token} to rotate`);
+  if (stages.includes("AWSCURRENT")) {
+    log("version already AWSCURRENT; no label changes", { secretId: name, step });
+    if (step === "finishSecret") await revokeSuperseded(secretId, name, options);
+    return;
+  }
+  if (!stages.includes("AWSPENDING"))
+    throw new RotationError(`Secret ${name} version ${token} is not AWSPENDING; refusing to rotate to it`);
 
   switch (step) {
     case "createSecret": {
+      const current = await read(secrets, secretId, "AWSCURRENT");
       try {
         await read(secrets, secretId, "AWSPENDING", token);
-        log("pending version exists; nothing to create", { secretId });
+        log("pending version exists; nothing to create", { secretId: name });
         return;
       } catch (err) {
         if ((err as Error).name !== "ResourceNotFoundException") throw err;
       }
-      const current = await read(secrets, secretId, "AWSCURRENT");
-      const scopes = current.value.scopes;
-      if (!scopes?.length || !current.value.keyId)
-        throw new RotationError(`Secret ${secretId} holds no keyId/scopes: run \`npm run keys -- provision\` first`);
-      const keyName = `${current.name}@${token}`;
+      if (typeof current.value.apiKey !== "string" || current.value.apiKey === "")
+        throw new RotationError(`Secret ${name} holds no FLXBL key yet: run \`npm run keys -- provision\` first`);
+      const keyName = `${name}@${token}`;
       for (const orphan of (await admin.listKeys()).filter((k) => k.name === keyName)) await admin.revokeKey(orphan.id);
       const created = await admin.createKey(keyName, scopes);
+      const next: StoredKey = { apiKey: created.key, keyId: created.id };
+      if (Array.isArray(current.value.signingSecrets)) next.signingSecrets = current.value.signingSecrets;
       await secrets.send(
         new PutSecretValueCommand({
           SecretId: secretId,
           ClientRequestToken: token,
-          SecretString: JSON.stringify({
-            ...current.value,
-            apiKey: created.key,
-            keyId: created.id,
-            previousKeyId: current.value.keyId,
-          } satisfies StoredKey),
+          SecretString: JSON.stringify(next),
           VersionStages: ["AWSPENDING"],
         }),
       );
-      log("created a new FLXBL key", { secretId, keyId: created.id });
+      log("created a new FLXBL key", { secretId: name, keyId: created.id, scopes });
       return;
     }
     case "setSecret":
@@ -175,50 +222,101 @@ export async function rotateStep(event: RotationEvent, options: RotationOptions)
       return;
     case "testSecret": {
       const pending = await read(secrets, secretId, "AWSPENDING", token);
-      if (!(await admin.keyWorks(pending.value.apiKey, pending.value.scopes ?? [])))
-        throw new RotationError(`The new FLXBL key of ${secretId} is refused; AWSCURRENT stays as it is`);
-      log("the new key works", { secretId, keyId: pending.value.keyId });
+      const { apiKey, keyId } = pending.value;
+      if (typeof apiKey !== "string" || !keyId)
+        throw new RotationError(`The pending version of ${name} holds no key; AWSCURRENT stays as it is`);
+      const listed = (await admin.listKeys()).find((k) => k.id === keyId);
+      if (!listed || !keyBelongsTo(listed.name, name))
+        throw new RotationError(`The new FLXBL key of ${name} is not listed under its name; AWSCURRENT stays as it is`);
+      if (!sameScopes(listed.scopes, scopes))
+        throw new RotationError(
+          `The new FLXBL key of ${name} has scopes [${listed.scopes.join(", ")}], not the manifest's [${scopes.join(", ")}]; AWSCURRENT stays as it is`,
+        );
+      const probe = await admin.probeKey(apiKey, scopes);
+      const passed = probe.readable ? probe.status >= 200 && probe.status < 300 : probe.status === 403;
+      if (!passed)
+        throw new RotationError(
+          `The new FLXBL key of ${name} is refused (POST ${probe.path} answered ${probe.status}); AWSCURRENT stays as it is`,
+        );
+      log("the new key works", {
+        secretId: name,
+        keyId,
+        checked: probe.readable ? "read" : "accepted (no read scope)",
+      });
       return;
     }
     case "finishSecret": {
-      const currentVersion = Object.entries(stages).find(([, s]) => s.includes("AWSCURRENT"))?.[0];
-      if (currentVersion !== token) {
-        await secrets.send(
-          new UpdateSecretVersionStageCommand({
-            SecretId: secretId,
-            VersionStage: "AWSCURRENT",
-            MoveToVersionId: token,
-            ...(currentVersion ? { RemoveFromVersionId: currentVersion } : {}),
-          }),
-        );
-        log("promoted the new key", { secretId });
-      }
-      const promoted = await read(secrets, secretId, "AWSCURRENT");
-      const previous = promoted.value.previousKeyId;
-      if (previous && previous !== promoted.value.keyId) {
-        await sleep(options.graceMs ?? 360_000);
-        const revoked = await admin.revokeKey(previous);
-        log(revoked ? "revoked the previous key" : "the previous key was already revoked", {
-          secretId,
-          keyId: previous,
-        });
-      }
+      const currentVersion = Object.entries(described.VersionIdsToStages ?? {}).find(([, s]) =>
+        s.includes("AWSCURRENT"),
+      )?.[0];
+      await secrets.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: "AWSCURRENT",
+          MoveToVersionId: token,
+          ...(currentVersion ? { RemoveFromVersionId: currentVersion } : {}),
+        }),
+      );
+      await secrets.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: "AWSPENDING",
+          RemoveFromVersionId: token,
+        }),
+      );
+      log("promoted the new key", { secretId: name });
+      await revokeSuperseded(secretId, name, options);
       return;
     }
   }
 }
 
 /**
- * Rotates a secret now, doing what Secrets Manager does: a new version token, then the four
- * steps in order. For `npm run keys -- rotate` and tests, where no Secrets Manager drives it.
+ * After the grace period, revokes every key made for this secret except the one `AWSCURRENT`
+ * holds now. Keys are matched by name in the full list, so a key id written into the secret can
+ * never get another secret's key revoked.
+ */
+async function revokeSuperseded(secretId: string, secretName: string, options: RotationOptions): Promise<void> {
+  const log = options.log ?? (() => undefined);
+  const keyId = async () => (await read(options.secrets, secretId, "AWSCURRENT")).value.keyId;
+  const stale = async (keep: string | undefined) =>
+    (await options.admin.listKeys()).filter((k) => keyBelongsTo(k.name, secretName) && k.id !== keep);
+  if ((await stale(await keyId())).length === 0) return;
+  await sleep(options.graceMs ?? 360_000);
+  // Read again after the wait: a key provisioned meanwhile is the current one and stays.
+  const keep = await keyId();
+  for (const key of await stale(keep)) {
+    const revoked = await options.admin.revokeKey(key.id);
+    log(revoked ? "revoked a superseded key" : "a superseded key was already revoked", {
+      secretId: secretName,
+      keyId: key.id,
+    });
+  }
+}
+
+/**
+ * Starts a rotation the way `aws secretsmanager rotate-secret` does (`RotateSecret`: Secrets
+ * Manager labels a new version `AWSPENDING` and invokes the rotation function's four steps), then
+ * waits until that version is `AWSCURRENT` or the time is up. Used by `npm run keys -- rotate`,
+ * against AWS and against the local endpoint alike.
  *
  * @example
  * ```ts
- * await rotateNow("flxbl-lambda/local/payments-webhook", { secrets, admin, graceMs: 2000 });
+ * const { versionId } = await startRotation(secrets, "flxbl-lambda/prod/payments-webhook", { waitMs: 120_000 });
  * ```
  */
-export async function rotateNow(secretId: string, options: RotationOptions): Promise<void> {
-  const token = randomUUID();
-  for (const step of rotationSteps)
-    await rotateStep({ SecretId: secretId, ClientRequestToken: token, Step: step }, options);
+export async function startRotation(
+  secrets: SecretsManagerClient,
+  secretId: string,
+  options: { waitMs?: number; pollMs?: number } = {},
+): Promise<{ versionId: string; promoted: boolean }> {
+  const out = await secrets.send(new RotateSecretCommand({ SecretId: secretId, RotateImmediately: true }));
+  const versionId = out.VersionId as string;
+  const until = Date.now() + (options.waitMs ?? 120_000);
+  while (Date.now() < until) {
+    const described = await secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
+    if (described.VersionIdsToStages?.[versionId]?.includes("AWSCURRENT")) return { versionId, promoted: true };
+    await sleep(options.pollMs ?? 1_000);
+  }
+  return { versionId, promoted: false };
 }

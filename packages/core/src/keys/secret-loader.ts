@@ -1,5 +1,7 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { z } from "zod/mini";
+import { isTransientAwsError, sharedSecretsManagerClient } from "../aws.js";
 import type { ApiKeySource } from "../flxbl/client.js";
 
 /**
@@ -92,6 +94,21 @@ export class SecretEmptyKeyError extends SecretError {
 }
 
 /**
+ * The secret is scheduled for deletion: reads fail until it is restored. Not transient.
+ *
+ * @example
+ * ```ts
+ * await loader.get().catch((err) => {
+ *   if (err instanceof SecretDeletedError) logger.error("restore the secret or provision it again", { secretId: err.secretId });
+ *   throw err;
+ * });
+ * ```
+ */
+export class SecretDeletedError extends SecretError {
+  override name = "SecretDeletedError";
+}
+
+/**
  * Secrets Manager failed in a way that may pass (throttling, network, 5xx).
  *
  * @example
@@ -154,6 +171,17 @@ export function parseSecretValue(secretId: string, value: string | undefined): F
 }
 
 /**
+ * Where {@link SecretLoader} reports reads that failed while it kept serving the last good value.
+ * A Powertools Logger.
+ *
+ * @example
+ * ```ts
+ * const logger: SecretLoaderLogger = createLogger({ serviceName: "payments-webhook" });
+ * ```
+ */
+export type SecretLoaderLogger = Pick<Logger, "warn">;
+
+/**
  * How to build a {@link SecretLoader}.
  *
  * @example
@@ -167,24 +195,60 @@ export interface SecretLoaderOptions {
   secretId: string;
   /**
    * The SDK client; it reads `AWS_ENDPOINT_URL_SECRETS_MANAGER`, so tests and `npm start`
-   * reach a local endpoint with no code change. @default a new `SecretsManagerClient()`
+   * reach a local endpoint with no code change.
+   * @default the container's shared client, with request timeouts (`sharedSecretsManagerClient()`)
    */
   client?: SecretsManagerClient;
   /** How long a value is served from memory before it is read again. @default 300000 (5 minutes) */
   ttlMs?: number;
+  /**
+   * How long past its TTL the last good value keeps being served while Secrets Manager fails
+   * for a transient reason (throttling, 5xx, network, timeout) or holds a malformed new value;
+   * 0 turns stale serving off. @default 3600000 (an hour: `FLXBL_SECRET_MAX_STALE_SECONDS`)
+   */
+  maxStaleMs?: number;
+  /**
+   * Longest single `GetSecretValue`, whatever the client's own settings, so a hung endpoint
+   * costs an invocation at most this much. @default 2000
+   */
+  readTimeoutMs?: number;
+  /** Warnings for reads that failed (the secret's id and the error, never a value). @default none */
+  logger?: SecretLoaderLogger;
   /** Clock in epoch ms. @default Date.now */
   now?: () => number;
 }
 
+/** After a failed read, the next one waits 1 s, 2 s, 4 s ... up to these caps. */
+const retryCapWithValueMs = 60_000;
+/** With nothing to serve, failures are remembered only briefly (the negative cache). */
+const retryCapWithoutValueMs = 5_000;
+/** A 401 re-reads the secret at most this often per container. */
+const authRefreshFloorMs = 10_000;
+
+interface Failure {
+  error: SecretError;
+  attempts: number;
+  /** Epoch ms before which no new read is started. */
+  retryAt: number;
+}
+
 /**
- * Reads one secret with a TTL cache, one shared in-flight read, and forced refresh. Functions
- * use the process-wide one from {@link secretLoader}; `new` gives a private cache (the rotation
- * function's admin key, tests).
+ * Reads one secret with a TTL cache, one shared in-flight read, and forced refresh, and rides out
+ * Secrets Manager outages. Functions use the process-wide one from {@link secretLoader}; `new`
+ * gives a private cache (the rotation function's admin key, tests).
+ *
+ * - A read that fails for a transient reason, or returns a malformed value, while a good value is
+ *   cached: the good value keeps being served for up to `maxStaleMs` past its TTL, one warning is
+ *   logged per failed read, and reads are retried with backoff (1 s, 2 s, ... 60 s) by later
+ *   calls, in the background, without making them wait.
+ * - With no good value, a failure is remembered for a moment (1 s doubling to 5 s), so a flood
+ *   of requests (forged webhooks, say) cannot become one `GetSecretValue` each.
+ * - Not found, access denied, scheduled for deletion: thrown at once, never served stale.
  *
  * Written here rather than on Powertools Parameters or middy's secrets-manager middleware: both
- * cache values, but neither shares one in-flight read between concurrent cold callers, and
- * neither can refresh "only if the cached key is the one FLXBL just refused", which keeps a
- * burst of 401s during a rotation down to a single Secrets Manager call.
+ * cache values, but neither shares one in-flight read between concurrent cold callers, serves the
+ * last good value through an outage, or refreshes "only if the cached key is the one FLXBL just
+ * refused", which keeps a burst of 401s during a rotation down to a single Secrets Manager call.
  *
  * @example
  * ```ts
@@ -196,16 +260,27 @@ export class SecretLoader {
   readonly secretId: string;
   readonly #client: SecretsManagerClient;
   readonly #ttlMs: number;
+  readonly #maxStaleMs: number;
+  readonly #readTimeoutMs: number;
+  readonly #logger: SecretLoaderLogger | undefined;
   readonly #now: () => number;
   #cached: { value: FunctionSecret; at: number } | undefined;
   #inFlight: Promise<FunctionSecret> | undefined;
+  #failure: Failure | undefined;
+  /** Epoch ms when the last read was started (the floor for 401 refreshes). */
+  #lastReadAt = Number.NEGATIVE_INFINITY;
   /** Reads made against Secrets Manager (for tests and the bench). */
   fetches = 0;
+  /** Calls answered with a value past its TTL because Secrets Manager failed. */
+  staleServes = 0;
 
   constructor(options: SecretLoaderOptions) {
     this.secretId = options.secretId;
-    this.#client = options.client ?? new SecretsManagerClient({});
+    this.#client = options.client ?? sharedSecretsManagerClient();
     this.#ttlMs = options.ttlMs ?? 300_000;
+    this.#maxStaleMs = options.maxStaleMs ?? 3_600_000;
+    this.#readTimeoutMs = options.readTimeoutMs ?? 2_000;
+    this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
   }
 
@@ -216,7 +291,7 @@ export class SecretLoader {
     return this.#load();
   }
 
-  /** Reads the secret again now (shared with any read already in flight). */
+  /** Reads the secret again now (shared with any read already in flight; held back while failing). */
   refresh(): Promise<FunctionSecret> {
     return this.#load();
   }
@@ -237,15 +312,18 @@ export class SecretLoader {
     this.get().catch(() => undefined);
   }
 
-  /** Forgets the cached value (tests). */
+  /** Forgets the cached value and any remembered failure (tests). */
   clear(): void {
     this.#cached = undefined;
     this.#inFlight = undefined;
+    this.#failure = undefined;
+    this.#lastReadAt = Number.NEGATIVE_INFINITY;
   }
 
   /**
    * The API key as the FLXBL client's key source: on a 401 it re-reads the secret unless the
-   * cache already holds a different key than the refused one.
+   * cache already holds a different key than the refused one, and at most once per 10 s (a key
+   * FLXBL keeps refusing must not cost a Secrets Manager call per request).
    */
   apiKeySource(): ApiKeySource {
     return {
@@ -253,41 +331,119 @@ export class SecretLoader {
       refresh: async (rejected) => {
         const cached = this.#cached?.value.apiKey;
         if (cached !== undefined && cached !== rejected) return cached;
+        // A read already under way (another 401 started it) is the refresh this one wants too.
+        if (this.#inFlight) return (await this.#inFlight).apiKey;
+        if (cached !== undefined && this.#now() - this.#lastReadAt < authRefreshFloorMs) return cached;
         return (await this.refresh()).apiKey;
       },
     };
   }
 
+  /** The cached value while it may still be served past its TTL, else undefined. */
+  #servable(): FunctionSecret | undefined {
+    const cached = this.#cached;
+    if (!cached || this.#now() - cached.at >= this.#ttlMs + this.#maxStaleMs) return undefined;
+    return cached.value;
+  }
+
   #load(): Promise<FunctionSecret> {
     if (this.#inFlight) return this.#inFlight;
+    const failure = this.#failure;
+    if (failure && this.#now() < failure.retryAt) {
+      // Backing off after a failure: no new read yet.
+      const stale = failure.error instanceof SecretUnavailableError ? this.#servable() : undefined;
+      if (stale) {
+        this.staleServes++;
+        return Promise.resolve(stale);
+      }
+      return Promise.reject(failure.error);
+    }
     const started = this.#now();
+    this.#lastReadAt = started;
     const load = this.#read()
       .then((value) => {
         this.#cached = { value, at: started };
+        this.#failure = undefined;
         return value;
       })
       .finally(() => {
         this.#inFlight = undefined;
       });
     this.#inFlight = load;
-    return load;
+    const stale = failure ? this.#servable() : undefined;
+    if (stale && failure?.error instanceof SecretUnavailableError) {
+      // Still failing: retry in the background; this caller gets the last good value now.
+      load.catch(() => undefined);
+      this.staleServes++;
+      return Promise.resolve(stale);
+    }
+    return load.catch((err: unknown) => {
+      const fallback = err instanceof SecretUnavailableError ? this.#servable() : undefined;
+      if (!fallback) throw err;
+      this.staleServes++;
+      return fallback;
+    });
   }
 
   async #read(): Promise<FunctionSecret> {
     this.fetches++;
-    let value: string | undefined;
     try {
-      const out = await this.#client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
-      value = out.SecretString;
+      let value: string | undefined;
+      try {
+        const out = await this.#client.send(new GetSecretValueCommand({ SecretId: this.secretId }), {
+          abortSignal: AbortSignal.timeout(this.#readTimeoutMs),
+        });
+        value = out.SecretString;
+      } catch (err) {
+        throw mapSdkError(this.secretId, err);
+      }
+      try {
+        return parseSecretValue(this.secretId, value);
+      } catch (err) {
+        // A bad new value while a good one is cached is ridden out like an outage: someone is
+        // mid-edit, or wrote the wrong thing; the functions keep working meanwhile.
+        if (this.#cached && err instanceof SecretError)
+          throw new SecretUnavailableError(this.secretId, err.message, { cause: err });
+        throw err;
+      }
     } catch (err) {
-      throw mapSdkError(this.secretId, err);
+      this.#recordFailure(err);
+      throw err;
     }
-    return parseSecretValue(this.secretId, value);
+  }
+
+  #recordFailure(err: unknown): void {
+    const error =
+      err instanceof SecretError
+        ? err
+        : new SecretUnavailableError(this.secretId, `Reading secret ${this.secretId} failed`, { cause: err });
+    const attempts = (this.#failure?.attempts ?? 0) + 1;
+    const servable = error instanceof SecretUnavailableError ? this.#servable() : undefined;
+    const cap = servable ? retryCapWithValueMs : retryCapWithoutValueMs;
+    const waitMs = Math.min(cap, 1_000 * 2 ** (attempts - 1));
+    this.#failure = { error, attempts, retryAt: this.#now() + waitMs };
+    if (servable) {
+      this.#logger?.warn("secret read failed; serving the last good value", {
+        secretId: this.secretId,
+        reason: error.message,
+        attempt: attempts,
+        staleForMs: this.#now() - ((this.#cached?.at ?? 0) + this.#ttlMs),
+        nextAttemptInMs: waitMs,
+      });
+    } else {
+      this.#logger?.warn("secret read failed", {
+        secretId: this.secretId,
+        reason: error.message,
+        attempt: attempts,
+        nextAttemptInMs: waitMs,
+      });
+    }
   }
 }
 
 function mapSdkError(secretId: string, err: unknown): SecretError {
   const name = (err as { name?: string })?.name ?? "Error";
+  const message = (err as { message?: string })?.message ?? "";
   if (name === "ResourceNotFoundException")
     return new SecretNotFoundError(
       secretId,
@@ -306,6 +462,14 @@ function mapSdkError(secretId: string, err: unknown): SecretError {
     return new SecretAccessDeniedError(secretId, `Secret ${secretId} could not be decrypted with its KMS key`, {
       cause: err,
     });
+  if (name === "InvalidRequestException" && /deletion|deleted/i.test(message))
+    return new SecretDeletedError(
+      secretId,
+      `Secret ${secretId} is scheduled for deletion; restore it (aws secretsmanager restore-secret --secret-id ${secretId}) or provision it again`,
+      { cause: err },
+    );
+  if (!isTransientAwsError(err))
+    return new SecretError(secretId, `Reading secret ${secretId} was refused (${name}): ${message}`, { cause: err });
   return new SecretUnavailableError(secretId, `Reading secret ${secretId} failed (${name}); it may pass on retry`, {
     cause: err,
   });

@@ -1,13 +1,16 @@
 import {
   IdempotencyAlreadyInProgressError,
+  IdempotencyInconsistentStateError,
   IdempotencyItemNotFoundError,
   IdempotencyPersistenceLayerError,
+  IdempotencyValidationError,
 } from "@aws-lambda-powertools/idempotency";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
 import { FlxblError, FlxblRateLimitError, FlxblServerError, FlxblTimeoutError } from "../flxbl/errors.js";
 import { SecretUnavailableError } from "../keys/secret-loader.js";
+import { StateUnavailableError } from "../state/errors.js";
 import { ClientError, RetryLaterError } from "./errors.js";
 
 /**
@@ -81,7 +84,13 @@ export function classifyError(
     };
   }
   if (err instanceof SecretUnavailableError) return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
+  if (err instanceof StateUnavailableError) return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
   if (err instanceof IdempotencyAlreadyInProgressError) return { kind: "retry", retryAfterSeconds: 1 };
+  // The id was seen with another payload: a sender bug or a forgery with a reused id. Retrying
+  // the same request cannot help, and the first event's stored answer must not be replayed to it.
+  if (err instanceof IdempotencyValidationError)
+    return { kind: "client", status: 409, message: "this event id was already received with a different payload" };
+  if (err instanceof IdempotencyInconsistentStateError) return { kind: "retry", retryAfterSeconds: 1 };
   // A duplicate's conditional put failed, then the record was gone when read back (its owner failed and
   // released it in between; dynalite returns no item with the failed condition, so Powertools reads again).
   if (err instanceof IdempotencyItemNotFoundError) return { kind: "retry", retryAfterSeconds: 1 };

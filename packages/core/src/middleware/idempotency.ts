@@ -1,8 +1,10 @@
 import { IdempotencyConfig } from "@aws-lambda-powertools/idempotency";
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { makeHandlerIdempotent } from "@aws-lambda-powertools/idempotency/middleware";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { MiddlewareObj, Request } from "@middy/core";
+import { sharedDynamoDbClient } from "../aws.js";
 import type { SignatureScheme } from "../manifest.js";
 
 /**
@@ -10,19 +12,43 @@ import type { SignatureScheme } from "../manifest.js";
  *
  * @example
  * ```ts
- * const options: WebhookIdempotencyOptions = { tableName: stateTableName(env), scheme: "standard-webhooks" };
+ * const options: WebhookIdempotencyOptions = {
+ *   tableName: stateTableName(env),
+ *   functionName: "inventory-webhook",
+ *   scheme: "standard-webhooks",
+ *   logger,
+ * };
  * handler.use(webhookIdempotency(options));
  * ```
  */
 export interface WebhookIdempotencyOptions {
   /** The state table (`STATE_TABLE_NAME`): partition key `id`, TTL attribute `expiration`. */
   tableName: string;
+  /**
+   * The function's manifest name: its records are `idem#<functionName>#<hash>`, the key prefix
+   * its IAM policy is limited to (see {@link idempotencyKeyPrefix}).
+   */
+  functionName: string;
+  /** Where a record that could not be released is reported (with the original error). */
+  logger: Pick<Logger, "error">;
   /** Where the sender's event id is: Stripe's body `id`, or the `webhook-id` header. */
   scheme: SignatureScheme;
   /** How long a completed event is remembered. Stripe retries for up to 3 days. @default 604800 (7 days) */
   expiresAfterSeconds?: number;
-  /** @default a default `DynamoDBClient` (reads `AWS_ENDPOINT_URL_DYNAMODB`) */
+  /** @default the container's shared `DynamoDBClient` (reads `AWS_ENDPOINT_URL_DYNAMODB`, has timeouts) */
   client?: DynamoDBClient;
+}
+
+/**
+ * The partition-key prefix of a function's idempotency records in the state table.
+ *
+ * @example
+ * ```ts
+ * idempotencyKeyPrefix("payments-webhook"); // "idem#payments-webhook"
+ * ```
+ */
+export function idempotencyKeyPrefix(functionName: string): string {
+  return `idem#${functionName}`;
 }
 
 /** Where each scheme carries the sender's event id (JMESPath over the API Gateway event). */
@@ -32,29 +58,48 @@ const eventIdPath: Record<SignatureScheme, string> = {
 };
 
 /**
+ * What must be the same when an event id is seen again: a redelivery carries the same event, and
+ * an id reused with other content is refused, not answered with the first event's response.
+ * Stripe's delivery bookkeeping (`pending_webhooks`, `request`) may differ between attempts, so
+ * only the event itself is compared.
+ */
+const payloadPath: Record<SignatureScheme, string> = {
+  stripe: "powertools_json(body).[type, created, livemode, data]",
+  "standard-webhooks": "powertools_json(body)",
+};
+
+/**
  * Powertools Idempotency on DynamoDB, keyed by the sender's event id: a delivery seen before
  * gets the stored response, one still in progress fails with `IdempotencyAlreadyInProgressError`
- * (answered 503 + `Retry-After`), and a failed attempt deletes its record so a redelivery
- * applies the event. Use it after {@link webhook}, so only verified events are recorded.
+ * (answered 503 + `Retry-After`), the same id with a different payload fails with
+ * `IdempotencyValidationError` (answered 409), and a failed attempt deletes its record so a
+ * redelivery applies the event. If that delete fails too (DynamoDB down), the failure is logged
+ * and the original error is still answered (503 for an outage), never masked by the clean-up's.
+ * Use it after {@link webhook}, so only verified events are recorded.
  *
  * @example
  * ```ts
- * handler.use(webhook({ ... })).use(webhookIdempotency({ tableName: stateTableName(env), scheme: "stripe" }));
+ * handler
+ *   .use(webhook({ scheme: "stripe", secrets: loader, logger }))
+ *   .use(webhookIdempotency({ tableName: stateTableName(env), functionName: "payments-webhook", scheme: "stripe", logger }));
  * ```
  */
 export function webhookIdempotency(options: WebhookIdempotencyOptions): MiddlewareObj {
   const persistenceStore = new DynamoDBPersistenceLayer({
     tableName: options.tableName,
-    awsSdkV3Client: options.client,
+    awsSdkV3Client: options.client ?? sharedDynamoDbClient(),
   });
   const config = new IdempotencyConfig({
     eventKeyJmesPath: eventIdPath[options.scheme],
+    payloadValidationJmesPath: payloadPath[options.scheme],
     expiresAfterSeconds: options.expiresAfterSeconds ?? 7 * 24 * 3600,
     throwOnNoIdempotencyKey: true,
   });
-  const idempotent = makeHandlerIdempotent({ persistenceStore, config }) as Required<
-    Pick<MiddlewareObj, "before" | "after" | "onError">
-  >;
+  const idempotent = makeHandlerIdempotent({
+    persistenceStore,
+    config,
+    keyPrefix: idempotencyKeyPrefix(options.functionName),
+  }) as Required<Pick<MiddlewareObj, "before" | "after" | "onError">>;
 
   // Powertools (2.35) deletes the record in onError even when its own `before` refused the request:
   // a duplicate answered "in progress" removed the running original's record, so the next
@@ -70,7 +115,17 @@ export function webhookIdempotency(options: WebhookIdempotencyOptions): Middlewa
   };
   const webhookIdempotencyMiddlewareOnError = async (request: Request) => {
     if ((request.internal as Record<string, unknown>)[ownsRecord] !== true) return;
-    await idempotent.onError(request);
+    try {
+      await idempotent.onError(request);
+    } catch (cleanup) {
+      // middy stops at a throwing onError and answers nothing: the original error (an outage,
+      // answered 503) would become a bare 500. The record expires on its own (in-progress
+      // records last the invocation's remaining time), and the redelivery applies the event.
+      options.logger.error("could not release the event's in-progress idempotency record", {
+        error: cleanup as Error,
+        originalError: request.error as Error,
+      });
+    }
   };
   return {
     name: "webhookIdempotency",

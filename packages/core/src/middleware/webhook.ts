@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import type { SecretLoader } from "../keys/secret-loader.js";
 import type { SignatureScheme } from "../manifest.js";
 import { WebhookSignatureError } from "../webhooks/errors.js";
+import { signingSecretProblem, WebhookNotConfiguredError } from "../webhooks/signing-secrets.js";
 import { verifyStandardWebhook } from "../webhooks/standard-webhooks.js";
 import { verifyStripeSignature } from "../webhooks/stripe.js";
 import { ClientError } from "./errors.js";
@@ -54,7 +55,7 @@ export interface WebhookOptions {
   scheme: SignatureScheme;
   /** The function's secret; its `signingSecrets` verify deliveries. */
   secrets: SecretLoader;
-  logger: Pick<Logger, "warn">;
+  logger: Pick<Logger, "warn" | "error">;
   /** Largest body accepted (decoded bytes); larger ones get 413. @default 262144 (256 KiB) */
   maxBodyBytes?: number;
   /** @default 300 */
@@ -70,6 +71,8 @@ const secretRecheckMs = 60_000;
  * middy middleware for signed webhooks, on the raw bytes and before any parsing:
  * 1. decodes a base64 body, refuses one over `maxBodyBytes` (413);
  * 2. verifies the signature with the function's signing secrets (401 with the failed check);
+ *    with no usable secret (none configured, or all shorter than 24 bytes of key), answers 503
+ *    with the generic body and logs why, so an unauthenticated caller learns nothing of the setup;
  * 3. parses JSON (400) and reads the event id and type (400 when missing);
  * then sets `context.webhook`. The decoded body replaces `event.body`, so later middlewares
  * (the idempotency key) read the same bytes that were verified.
@@ -91,6 +94,34 @@ export function webhook(options: WebhookOptions): MiddlewareObj<APIGatewayProxyE
     return verifyStandardWebhook({ ...common, headers }).id;
   };
 
+  /** Secrets too short to trust are dropped (and reported once per loaded set, never quoted). */
+  const reported = new WeakSet<readonly string[]>();
+  const usable = (secrets: readonly string[]): string[] => {
+    const refused = secrets.flatMap((secret, index) => {
+      const problem = signingSecretProblem(options.scheme, secret);
+      return problem ? [{ index, problem }] : [];
+    });
+    if (refused.length > 0 && !reported.has(secrets)) {
+      reported.add(secrets);
+      options.logger.error("signing secrets refused", { refused, fix: "replace them with longer secrets" });
+    }
+    return secrets.filter((secret) => signingSecretProblem(options.scheme, secret) === undefined);
+  };
+  /** No usable secret: 503 for the caller, the reason for the log. */
+  const notConfigured = () => {
+    options.logger.error("webhook has no usable signing secret; put the sender's secret in signingSecrets", {
+      secretId: options.secrets.secretId,
+    });
+    return new WebhookNotConfiguredError(`no usable signing secret in ${options.secrets.secretId}`);
+  };
+  /** The usable signing secrets, looked up again (rarely) when there are none. */
+  const signingSecrets = async (): Promise<string[]> => {
+    let secrets = usable((await options.secrets.get()).signingSecrets);
+    if (secrets.length === 0)
+      secrets = usable((await options.secrets.refreshIfOlderThan(secretRecheckMs)).signingSecrets);
+    if (secrets.length === 0) throw notConfigured();
+    return secrets;
+  };
   const webhookMiddlewareBefore = async (request: { event: APIGatewayProxyEventV2; context: Context }) => {
     const { event } = request;
     const raw = event.body ?? "";
@@ -101,21 +132,22 @@ export function webhook(options: WebhookOptions): MiddlewareObj<APIGatewayProxyE
 
     let headerId: string | undefined;
     try {
-      headerId = verify(body, headers, (await options.secrets.get()).signingSecrets);
+      headerId = verify(body, headers, await signingSecrets());
     } catch (err) {
       if (!(err instanceof WebhookSignatureError)) throw err;
-      const retryable = err.reason === "no matching signature" || err.reason === "no signing secret configured";
-      if (!retryable) {
+      if (err.reason !== "no matching signature") {
         options.logger.warn("webhook signature check failed", { check: err.reason, hint: err.hint });
         throw err;
       }
       // The sender may have rolled its secret since we cached ours: look again, rarely.
+      const again = usable((await options.secrets.refreshIfOlderThan(secretRecheckMs)).signingSecrets);
+      if (again.length === 0) throw notConfigured();
       try {
-        headerId = verify(body, headers, (await options.secrets.refreshIfOlderThan(secretRecheckMs)).signingSecrets);
-      } catch (again) {
-        if (again instanceof WebhookSignatureError)
-          options.logger.warn("webhook signature check failed", { check: again.reason, hint: again.hint });
-        throw again;
+        headerId = verify(body, headers, again);
+      } catch (retried) {
+        if (retried instanceof WebhookSignatureError)
+          options.logger.warn("webhook signature check failed", { check: retried.reason, hint: retried.hint });
+        throw retried;
       }
     }
 

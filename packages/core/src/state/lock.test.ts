@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "@flxbl-lambda/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RetryLaterError } from "../middleware/errors.js";
-import { KeyedLock, type KeyedLockOptions } from "./lock.js";
+import { classifyError } from "../middleware/http-errors.js";
+import { StateUnavailableError } from "./errors.js";
+import { KeyedLock, type KeyedLockOptions, LockLostError, lockItemId } from "./lock.js";
 
 const tableName = "lock-test-state";
 
@@ -104,33 +106,89 @@ describe("KeyedLock against dynalite", () => {
     expect(waited).toBeGreaterThanOrEqual(150);
   });
 
+  /** What a holder that crashed leaves behind: its lock item, with a lease nobody renews. */
+  const crashedHolder = (key: string, leaseMs: number) =>
+    client.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { id: lockItemId(key), owner: "crashed", leaseUntil: Date.now() + leaseMs, expiration: 0 },
+      }),
+    );
+
+  /**
+   * A holder frozen mid-work (a paused container): its renewals never reach DynamoDB. Only the
+   * lease renewal is held back; taking and releasing the lock go through.
+   */
+  const frozenRenewals = (): DynamoDBDocumentClient =>
+    ({
+      send: (command: unknown) =>
+        command instanceof UpdateCommand && String(command.input.UpdateExpression).startsWith("SET leaseUntil = :lease")
+          ? Promise.reject(Object.assign(new Error("socket hang up"), { name: "TimeoutError" }))
+          : client.send(command as PutCommand),
+    }) as unknown as DynamoDBDocumentClient;
+
   it("takes over a crashed holder's lock once its lease has run out", async () => {
     const key = newKey();
-    const crash = gate();
-    const held = gate();
-    // A holder that stops answering: its lease (300 ms) is all that keeps the lock.
-    const crashed = lock({ leaseMs: 300 }).run(key, async () => {
-      held.open();
-      await crash.opened;
-    });
-    await held.opened;
+    await crashedHolder(key, 300);
     const started = Date.now();
 
     const tookOverAt = await lock({ waitMs: 5_000 }).run(key, async () => Date.now());
-    crash.open();
-    await crashed;
 
     expect(tookOverAt - started).toBeGreaterThanOrEqual(250);
     expect(tookOverAt - started).toBeLessThan(2_000);
   });
 
-  it("leaves the new holder's lock in place when a crashed holder comes back and finishes", async () => {
+  it("renews the lease while the holder works, so a slow holder keeps the key past its lease", async () => {
     const key = newKey();
-    const crash = gate();
     const held = gate();
-    const crashed = lock({ leaseMs: 200 }).run(key, async () => {
+    const done = gate();
+    const slow = lock({ leaseMs: 300 }).run(key, async (hold) => {
       held.open();
-      await crash.opened;
+      await done.opened;
+      return hold.signal.aborted;
+    });
+    await held.opened;
+
+    // Three leases later the holder still works: a contender waiting 900 ms gets "retry later".
+    const contender = await lock({ waitMs: 900 })
+      .run(key, async () => "ran")
+      .catch((err: unknown) => err);
+    done.open();
+
+    expect(contender).toBeInstanceOf(RetryLaterError);
+    expect(await slow).toBe(false);
+  });
+
+  it("aborts the hold's signal before the lease lapses when it cannot be renewed", async () => {
+    const key = newKey();
+    let abortedAt = 0;
+    let leaseEnd = 0;
+    let assertion: unknown;
+
+    await lock({ leaseMs: 400, client: frozenRenewals() }).run(key, async (hold) => {
+      leaseEnd = hold.deadline + 100; // the margin is a quarter of the lease
+      await new Promise<void>((resolve) => hold.signal.addEventListener("abort", () => resolve(), { once: true }));
+      abortedAt = Date.now();
+      assertion = (() => {
+        try {
+          hold.assertHeld();
+        } catch (err) {
+          return err;
+        }
+      })();
+    });
+
+    expect(abortedAt).toBeLessThanOrEqual(leaseEnd);
+    expect(assertion).toBeInstanceOf(LockLostError);
+  });
+
+  it("leaves the new holder's lock in place when a frozen holder comes back and finishes", async () => {
+    const key = newKey();
+    const resume = gate();
+    const held = gate();
+    const frozen = lock({ leaseMs: 200, client: frozenRenewals() }).run(key, async () => {
+      held.open();
+      await resume.opened;
     });
     await held.opened;
     const successorHolds = gate();
@@ -141,8 +199,8 @@ describe("KeyedLock against dynalite", () => {
     });
     await successorHolds.opened;
 
-    crash.open();
-    await crashed;
+    resume.open();
+    await frozen;
     const third = await lock({ waitMs: 100 })
       .run(key, async () => "ran")
       .catch((err: unknown) => err);
@@ -150,6 +208,61 @@ describe("KeyedLock against dynalite", () => {
     await successor;
 
     expect(third).toBeInstanceOf(RetryLaterError);
+  });
+
+  it("keeps the key until its lease lapses after a write whose outcome is unknown", async () => {
+    const key = newKey();
+    const unknown = Object.assign(new Error("no answer in time"), { outcomeUnknown: true });
+    await lock({ leaseMs: 400 })
+      .run(key, async () => {
+        throw unknown;
+      })
+      .catch(() => undefined);
+    const started = Date.now();
+
+    await lock({ waitMs: 5_000 }).run(key, async () => undefined);
+
+    // The write that may still land at FLXBL had the rest of the lease to do so.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it("releases the key at once after an error that left nothing in flight", async () => {
+    const key = newKey();
+    await lock({ leaseMs: 5_000 })
+      .run(key, async () => {
+        throw new TypeError("a bug before any write");
+      })
+      .catch(() => undefined);
+    const started = Date.now();
+
+    await lock({ waitMs: 1_000 }).run(key, async () => undefined);
+
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+
+  it("refuses a key outside the declared lock namespaces, naming the fix", async () => {
+    await expect(lock({ namespaces: ["order"] }).run("product#1", async () => "ran")).rejects.toThrow(
+      /outside this function's declared lock namespaces \(order\).*locks/,
+    );
+    await expect(lock({ namespaces: ["order"] }).run(newKey(), async () => "ran")).resolves.toBe("ran");
+  });
+
+  it("answers an unreachable DynamoDB with StateUnavailableError (503), not a bare SDK error", async () => {
+    const closed = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: "http://127.0.0.1:9",
+        region: "us-east-1",
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+        maxAttempts: 1,
+      }),
+    );
+
+    const error = await lock({ client: closed })
+      .run(newKey(), async () => "ran")
+      .catch((err: unknown) => err);
+
+    expect(error).toBeInstanceOf(StateUnavailableError);
+    expect(classifyError(error)).toEqual({ kind: "retry", retryAfterSeconds: 5 });
   });
 
   it("tells the next holder when the key was last released", async () => {

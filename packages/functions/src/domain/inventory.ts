@@ -14,8 +14,8 @@ export async function applyStockUpdate(
   update: InventoryUpdated,
 ): Promise<EventOutcome & { productId?: string }> {
   const { sku, quantity, version } = update.data;
-  return lock.run(`product#${sku}`, async () => {
-    const [product, another] = await products.query({ where: { sku }, limit: 2 });
+  return lock.run(`product#${sku}`, async (hold) => {
+    const [product, another] = await products.query({ where: { sku }, limit: 2 }, { signal: hold.signal });
     if (!product) return { status: "ignored", reason: `no product with sku ${sku}` };
     if (another) return { status: "ignored", reason: `sku ${sku} names more than one product` };
     const stored = product.stockVersion ?? -1;
@@ -25,7 +25,12 @@ export async function applyStockUpdate(
         reason: stored === version ? "version already applied" : `stored version ${stored} is newer than ${version}`,
         productId: product.id,
       };
-    await products.update(product.id, { stock: quantity, stockVersion: version, stockUpdatedAt: update.timestamp });
+    hold.assertHeld();
+    await products.update(
+      product.id,
+      { stock: quantity, stockVersion: version, stockUpdatedAt: update.timestamp },
+      { signal: hold.signal },
+    );
     return { status: "applied", productId: product.id, from: String(product.stock), to: String(quantity) };
   });
 }

@@ -1,4 +1,4 @@
-import type { EntityClient, FlxblRecord, KeyedLock } from "@flxbl-lambda/core";
+import { type EntityClient, type FlxblRecord, type KeyedLock, RetryLaterError } from "@flxbl-lambda/core";
 import {
   type Charge,
   chargeSchema,
@@ -25,13 +25,18 @@ export const handledPaymentEvents = [
   "charge.refunded",
 ] as const;
 
-type Decision = { patch: Partial<Order>; reason?: string } | { unchanged: string };
+type Decision = { patch: Partial<Order>; reason?: string } | { unchanged: string } | { later: string };
 
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 
+/** `Retry-After` of a refund that arrived before its payment (Stripe retries on its own schedule anyway). */
+const refundRetrySeconds = 30;
+
 /**
  * The order state machine. Orders only move forward: pending (or expired) -> paid -> refunded.
- * A late `succeeded` never undoes a refund; a repeated event changes nothing.
+ * A late `succeeded` never undoes a refund; a repeated event changes nothing. A full refund
+ * applies only to the payment recorded on the order (`paymentReference`), for the order's
+ * amount; one that arrives before that payment is recorded is answered "retry later".
  */
 export function decidePayment(order: FlxblRecord<Order>, event: StripeEvent): Decision {
   switch (event.type) {
@@ -64,28 +69,43 @@ export function decidePayment(order: FlxblRecord<Order>, event: StripeEvent): De
       const charge = event.data.object as Charge;
       if (!charge.refunded) return { unchanged: "partial refund; the order stays as it is" };
       if (order.status === "refunded") return { unchanged: "already refunded" };
-      return {
-        patch: {
-          status: "refunded",
-          refundedAt: iso(event.created),
-          paymentReference: order.paymentReference ?? charge.payment_intent ?? charge.id,
-        },
-      };
+      // metadata.orderId alone is not proof: only a refund of the payment recorded on the order,
+      // for the order's amount, refunds it.
+      if (!order.paymentReference && (order.status === "pending" || order.status === "expired"))
+        // Stripe does not order its deliveries: the payment's own event may not have arrived yet.
+        return { later: "the order has no payment recorded yet; the refund is retried after it" };
+      if (!order.paymentReference || charge.payment_intent !== order.paymentReference)
+        return { unchanged: "the refunded charge is not the payment recorded on this order" };
+      if (charge.amount !== order.total || charge.currency.toLowerCase() !== order.currency.toLowerCase())
+        return {
+          unchanged: `refunded amount ${charge.amount} ${charge.currency} does not match the order's ${order.total} ${order.currency}`,
+        };
+      return { patch: { status: "refunded", refundedAt: iso(event.created) } };
     }
     default:
       return { unchanged: `unhandled event type ${event.type}` };
   }
 }
 
+/** Where an event is applied: production takes live events only. */
+export interface PaymentSettings {
+  /** Ignore Stripe test-mode events (`livemode: false`): true in the `prod` stage. */
+  liveOnly: boolean;
+}
+
 /**
  * Applies a verified Stripe event to its order (`data.object.metadata.orderId`), holding the
  * order's lock across read, decide and write so concurrent events cannot overwrite each other.
+ * Every FLXBL call under the lock carries the lock's signal, so none outlives the lock's lease.
  */
 export async function applyPaymentEvent(
   orders: EntityClient<Order>,
   lock: KeyedLock,
   event: StripeEvent,
+  settings: PaymentSettings = { liveOnly: false },
 ): Promise<EventOutcome> {
+  if (settings.liveOnly && event.livemode === false)
+    return { status: "ignored", reason: "a test-mode event (livemode: false) in production" };
   if (!(handledPaymentEvents as readonly string[]).includes(event.type))
     return { status: "ignored", reason: `event type ${event.type} is not handled` };
   const object =
@@ -93,13 +113,15 @@ export async function applyPaymentEvent(
       ? parsePayload(chargeSchema, event.data.object, `${event.type} data.object`)
       : parsePayload(paymentIntentSchema, event.data.object, `${event.type} data.object`);
   const orderId = object.metadata.orderId;
-  return lock.run(`order#${orderId}`, async () => {
-    const order = await orders.find(orderId);
+  return lock.run(`order#${orderId}`, async (hold) => {
+    const order = await orders.find(orderId, { signal: hold.signal });
     if (!order) return { status: "ignored", reason: "order not found", orderId };
     const decision = decidePayment(order, { ...event, data: { ...event.data, object } });
+    if ("later" in decision) throw new RetryLaterError(`order ${orderId}: ${decision.later}`, refundRetrySeconds);
     if ("unchanged" in decision)
       return { status: "unchanged", reason: decision.unchanged, orderId, from: order.status };
-    const updated = await orders.update(orderId, decision.patch);
+    hold.assertHeld();
+    const updated = await orders.update(orderId, decision.patch, { signal: hold.signal });
     return { status: "applied", orderId, from: order.status, to: updated.status };
   });
 }

@@ -8,7 +8,7 @@ import { stopMarginFor } from "./margin.js";
 const env = readFunctionEnv(process.env);
 const maxAgeMs = readMaxAge(process.env.PENDING_ORDER_MAX_AGE);
 const tableName = stateTableName(env);
-const lock = new KeyedLock({ tableName });
+const lock = new KeyedLock({ tableName, namespaces: spec.locks });
 const store = new RunStore({ tableName, job: spec.name });
 
 /**
@@ -27,7 +27,12 @@ export const handler = flxblHandler({ spec, env }, async (_event: unknown, conte
     params: () => ({ cutoff: new Date(Date.now() - maxAgeMs).toISOString() }),
     where: (params) => staleOrders(params.cutoff as string),
     process: (order, ctx) =>
-      expireOrder(orders, lock, order, { ...ctx, cutoff: ctx.params.cutoff as string, now: () => new Date() }),
+      expireOrder(orders, lock, order, {
+        ...ctx,
+        cutoff: ctx.params.cutoff as string,
+        now: () => new Date(),
+        logger: context.logger,
+      }),
     deadline: Date.now() + remaining,
     stopMarginMs: stopMarginFor(remaining),
   });

@@ -1,31 +1,25 @@
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { createLogger, FlxblAdmin, type RotationEvent, rotateStep, SecretLoader } from "@flxbl-lambda/core";
+import { flxblUrlProblem, manifestScopes, rotationHandler } from "@flxbl-lambda/core";
 import { z } from "zod/mini";
+import { appName, manifest } from "../manifest.js";
 
 const env = z
   .object({
-    FLXBL_URL: z.url(),
+    FLXBL_URL: z.string().check(z.refine((url) => flxblUrlProblem(url) === undefined, "must be https:")),
     ADMIN_SECRET_ARN: z.string().check(z.minLength(1)),
+    APP_STAGE: z.string().check(z.minLength(1)),
     ROTATION_GRACE_SECONDS: z._default(z.pipe(z.coerce.number(), z.int().check(z.nonnegative())), 360),
   })
   .parse(process.env);
 
-const secrets = new SecretsManagerClient({});
-const adminKey = new SecretLoader({ secretId: env.ADMIN_SECRET_ARN, client: secrets, ttlMs: 60_000 });
-const logger = createLogger({ serviceName: "rotate-key" });
-
 /**
- * The Secrets Manager rotation function of every function secret: a new FLXBL key with the same
- * scopes, tested with a real call, promoted, and the old key revoked after the grace period.
- * The only function that may read the admin secret.
+ * The Secrets Manager rotation function of every function secret: a new FLXBL key with the
+ * manifest's scopes, tested with a real call, promoted, and the secret's old keys revoked after
+ * the grace period. The only function that may read the admin secret. Its authority is the
+ * manifest bundled with it, never the secret it rotates.
  */
-export async function handler(event: RotationEvent): Promise<void> {
-  logger.appendKeys({ secretId: event.SecretId, step: event.Step });
-  const admin = new FlxblAdmin({ baseUrl: env.FLXBL_URL, adminKey: (await adminKey.get()).apiKey });
-  await rotateStep(event, {
-    secrets,
-    admin,
-    graceMs: env.ROTATION_GRACE_SECONDS * 1000,
-    log: (message, attributes) => logger.info(message, attributes ?? {}),
-  });
-}
+export const handler = rotationHandler({
+  flxblUrl: env.FLXBL_URL,
+  adminSecretId: env.ADMIN_SECRET_ARN,
+  scopesFor: manifestScopes(manifest, { app: appName, stage: env.APP_STAGE }),
+  graceMs: env.ROTATION_GRACE_SECONDS * 1000,
+});

@@ -5,7 +5,7 @@ import { inventoryWebhook } from "../manifest.js";
 import type { Product } from "../types.js";
 
 const env = readFunctionEnv(process.env);
-const lock = new KeyedLock({ tableName: stateTableName(env) });
+const lock = new KeyedLock({ tableName: stateTableName(env), namespaces: inventoryWebhook.locks });
 
 /** `POST /webhooks/inventory`: Standard Webhooks `inventory.updated`, verified and applied once each. */
 export const handler = webhookHandler({ spec: inventoryWebhook, env }, async (_event, context) => {

@@ -282,20 +282,108 @@ describe("payments webhook (Stripe), through the middy handler with API Gateway 
     });
   });
 
+  describe("trust at the edges", () => {
+    it("refuses a known event id with a different payload (409), instead of replaying the stored answer", async () => {
+      const order = await newOrder();
+      const event = stripeEvent("payment_intent.succeeded", paymentIntent(order.id));
+      await deliver(event);
+      const other = await newOrder();
+      const forged = { ...event, data: { object: paymentIntent(other.id) } };
+
+      const res = await deliver(forged);
+
+      expect(res.statusCode).toBe(409);
+      expect(res.json).toEqual({ message: "this event id was already received with a different payload" });
+      expect(await readOrder(other.id)).toMatchObject({ status: "pending" });
+    });
+
+    it("ignores Stripe test-mode events in the prod stage, and applies them in any other", async () => {
+      const prod = await h.load(spec, fn, { APP_STAGE: "prod" });
+      const order = await newOrder();
+      const test = stripeEvent("payment_intent.succeeded", paymentIntent(order.id));
+      const body = JSON.stringify(test);
+
+      const inProd = await h.post(prod, spec, { headers: signed(body), body });
+      const live = { ...test, id: `evt_${randomUUID().replaceAll("-", "")}`, livemode: true };
+      const liveBody = JSON.stringify(live);
+      const liveInProd = await h.post(prod, spec, { headers: signed(liveBody), body: liveBody });
+
+      expect(inProd.json).toMatchObject({ status: "ignored", reason: expect.stringMatching(/test-mode/) });
+      expect(liveInProd.json).toMatchObject({ status: "applied", to: "paid" });
+      // The suite's handler runs without APP_STAGE=prod and applies test-mode events (all the other tests).
+    });
+
+    it("answers 503 with the generic body when no signing secret is configured, and logs why", async () => {
+      const bare = await h.provision(spec, []);
+      const unconfigured = await h.load(spec, bare);
+      const body = JSON.stringify(stripeEvent("payment_intent.succeeded", paymentIntent("node_x")));
+
+      const res = await h.post(unconfigured, spec, { headers: signed(body), body });
+
+      expect(res.statusCode).toBe(503);
+      expect(res.headers["retry-after"]).toBe("60");
+      expect(res.json).toEqual({ message: "Temporarily unavailable, retry later", requestId: expect.any(String) });
+      expect(JSON.stringify(res.json)).not.toMatch(/secret|signing|configured/i);
+    });
+
+    it("refuses signing secrets shorter than 24 bytes, and keeps verifying with the long ones", async () => {
+      const short = "whsec_tooshort";
+      const mixed = await h.provision(spec, [short, secret]);
+      const withShort = await h.load(spec, mixed);
+      const order = await newOrder();
+      const body = JSON.stringify(stripeEvent("payment_intent.succeeded", paymentIntent(order.id)));
+
+      const signedShort = await h.post(withShort, spec, { headers: signed(body, { secret: short }), body });
+      const signedLong = await h.post(withShort, spec, { headers: signed(body, { secret }), body });
+
+      expect(signedShort.statusCode).toBe(401);
+      expect(signedLong.statusCode).toBe(200);
+      const onlyShort = await h.load(spec, await h.provision(spec, [short]));
+      expect((await h.post(onlyShort, spec, { headers: signed(body, { secret: short }), body })).statusCode).toBe(503);
+      // Put the suite's secret back for the tests after this one.
+      fn = await h.provision(spec, [secret]);
+      handler = await h.load(spec, fn);
+    });
+  });
+
   describe("order state machine", () => {
-    it("never moves a refunded order back to paid when a late success arrives", async () => {
+    it("answers a refund that arrives before its payment 503, applies it once the payment is in, and never moves it back", async () => {
       const order = await newOrder();
       const pi = paymentIntent(order.id);
       const created = Math.floor(Date.now() / 1000);
       const refund = stripeEvent("charge.refunded", charge(order.id, pi.id), created + 5);
       const success = stripeEvent("payment_intent.succeeded", pi, created);
 
-      const refunded = await deliver(refund);
+      const early = await deliver(refund);
+      const paid = await deliver(success);
+      const redelivered = await deliver(refund);
       const late = await deliver(success);
 
-      expect(refunded.json).toMatchObject({ status: "applied", to: "refunded" });
-      expect(late.json).toMatchObject({ status: "unchanged" });
+      expect(early.statusCode).toBe(503);
+      expect(early.headers["retry-after"]).toBe("30");
+      expect(paid.json).toMatchObject({ status: "applied", to: "paid" });
+      expect(redelivered.json).toMatchObject({ status: "applied", from: "paid", to: "refunded" });
+      expect(late.json).toMatchObject({ status: "applied", to: "paid" });
       expect(await readOrder(order.id)).toMatchObject({ status: "refunded", paymentReference: pi.id });
+    });
+
+    it("refunds only the payment recorded on the order, for the order's amount", async () => {
+      const order = await newOrder();
+      const pi = paymentIntent(order.id);
+      await deliver(stripeEvent("payment_intent.succeeded", pi));
+
+      // A charge of another PaymentIntent naming this order in its metadata, then one for another amount.
+      const otherPayment = await deliver(stripeEvent("charge.refunded", charge(order.id, "pi_someone_else")));
+      const otherAmount = await deliver(
+        stripeEvent("charge.refunded", charge(order.id, pi.id, { amount: 100, amount_refunded: 100 })),
+      );
+
+      expect(otherPayment.json).toMatchObject({
+        status: "unchanged",
+        reason: expect.stringMatching(/not the payment/),
+      });
+      expect(otherAmount.json).toMatchObject({ status: "unchanged", reason: expect.stringMatching(/does not match/) });
+      expect(await readOrder(order.id)).toMatchObject({ status: "paid", paymentReference: pi.id });
     });
 
     it("records a failed payment attempt on a pending order without changing its status", async () => {

@@ -1,5 +1,8 @@
 import { type FunctionSpec, idempotencyKeyPrefix, lockItemId } from "@flxbl-lambda/core";
+import { Duration } from "aws-cdk-lib";
+import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { FilterPattern, MetricFilter } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Stack } from "sst/constructs";
 import { Function as SstFunction, type Table } from "sst/constructs";
@@ -71,5 +74,22 @@ export function manifestFunction(stack: Stack, spec: FunctionSpec, wiring: Funct
       conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": stateKeyPatterns(spec) } },
     }),
   );
+  // A broken invariant (an order expired while holding a payment, say) is logged with
+  // `invariantViolation`; it never should happen, so one is an alarm.
+  const violations = new MetricFilter(stack, `${pascal(spec.name)}InvariantViolations`, {
+    logGroup: fn.logGroup,
+    filterPattern: FilterPattern.exists("$.invariantViolation"),
+    metricNamespace: "FlxblLambda",
+    metricName: `InvariantViolations-${spec.name}`,
+    metricValue: "1",
+  });
+  new Alarm(stack, `${pascal(spec.name)}InvariantViolated`, {
+    alarmDescription: `${spec.name} logged a broken invariant (see its log for invariantViolation)`,
+    metric: violations.metric({ statistic: "Sum", period: Duration.minutes(5) }),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
   return fn;
 }

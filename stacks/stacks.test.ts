@@ -121,6 +121,18 @@ describe("stacks synthesized offline from the manifest", () => {
       });
     });
 
+    it("alarms when it logs a broken invariant", () => {
+      const { home } = inspect(templates, spec, "test");
+      home.hasResourceProperties("AWS::Logs::MetricFilter", {
+        FilterPattern: `{ $.invariantViolation = "*" }`,
+        MetricTransformations: [Match.objectLike({ MetricName: `InvariantViolations-${spec.name}`, MetricValue: "1" })],
+      });
+      home.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        MetricName: `InvariantViolations-${spec.name}`,
+        Threshold: 1,
+      });
+    });
+
     it("gets its stage and the secret cache TTL the rotation grace period was checked against", () => {
       const vars = inspect(templates, spec, "test").fn?.Properties.Environment.Variables as Record<string, unknown>;
       expect(vars.APP_STAGE).toBe("test");

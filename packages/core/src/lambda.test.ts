@@ -6,6 +6,7 @@ import type { APIGatewayProxyEventV2, Context, ScheduledEvent } from "aws-lambda
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import appSchema from "../../functions/flxbl/schema.json" with { type: "json" };
 import type { FlxblRecord } from "./flxbl/types.js";
+import { JobFailedError } from "./jobs/runner.js";
 import { SecretLoader } from "./keys/secret-loader.js";
 import { flxblHandler } from "./lambda.js";
 import { ClientError } from "./middleware/errors.js";
@@ -189,6 +190,48 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
       await ctx.flxbl.entity<Order>("Order").update(orderId, { status: "paid" });
     });
     await expect(handler(scheduledEvent, lambdaContext())).rejects.toMatchObject({ name: "FlxblScopeError" });
+  });
+
+  it("redacts an error that leaves the handler: what the Lambda runtime prints and the failure queue keeps", async () => {
+    const signing = "whsec_c2lnbmluZ3NlY3JldHNpZ25pbmdzZWNyZXQ=";
+    const { handler } = await makeHandler(["entity:Order:read"], async () => {
+      const cause = new Error(`FLXBL refused Authorization: Bearer ${functionKey}`);
+      const err = new JobFailedError({
+        job: "sweep",
+        runId: "r1",
+        complete: true,
+        resumedFrom: null,
+        checkpoint: null,
+        run: { scanned: 1, changed: 0, unchanged: 0, failed: 1 },
+        failures: [{ id: "node_1", error: `signature made with ${signing} refused` }],
+        pages: 1,
+        throttled: 0,
+        recovered: 0,
+        durationMs: 1,
+        scanned: 1,
+        changed: 0,
+        unchanged: 0,
+        failed: 1,
+      });
+      Object.assign(err, { cause });
+      throw err;
+    });
+
+    const thrown = await handler(scheduledEvent, lambdaContext()).catch((err: unknown) => err);
+
+    // What the runtime takes from a rejected handler: name, message, stack, and what JSON shows of it.
+    const seen = JSON.stringify({
+      name: (thrown as Error).name,
+      message: (thrown as Error).message,
+      stack: (thrown as Error).stack,
+      cause: String((thrown as Error).cause),
+      causeStack: ((thrown as Error).cause as Error).stack,
+      summary: (thrown as JobFailedError).summary,
+    });
+    expect(thrown).toBeInstanceOf(JobFailedError);
+    expect(seen).not.toContain(functionKey);
+    expect(seen).not.toContain(signing);
+    expect(seen).toContain("node_1");
   });
 
   it("answers 503 with FLXBL's Retry-After when FLXBL throttles past the retry budget", async () => {

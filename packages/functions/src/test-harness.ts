@@ -130,7 +130,13 @@ export class Harness {
   async post(
     handler: LambdaHandler,
     spec: FunctionSpec,
-    request: { headers: Record<string, string>; body: string | Buffer; event?: (e: APIGatewayProxyEventV2) => void },
+    request: {
+      headers: Record<string, string>;
+      body: string | Buffer;
+      event?: (e: APIGatewayProxyEventV2) => void;
+      /** The invocation's time limit, when not the manifest's (in-progress idempotency records last that long). */
+      timeoutSeconds?: number;
+    },
   ): Promise<{ statusCode: number; headers: Record<string, string>; json: any }> {
     if (spec.trigger.kind !== "http") throw new Error(`${spec.name} is not an HTTP function`);
     const event = httpApiEvent({
@@ -142,7 +148,11 @@ export class Harness {
     request.event?.(event);
     const result = (await handler(
       event,
-      lambdaContext({ functionName: spec.name, timeoutSeconds: spec.timeoutSeconds, memoryMb: spec.memoryMb }),
+      lambdaContext({
+        functionName: spec.name,
+        timeoutSeconds: request.timeoutSeconds ?? spec.timeoutSeconds,
+        memoryMb: spec.memoryMb,
+      }),
     )) as APIGatewayProxyStructuredResultV2;
     const body = typeof result.body === "string" ? result.body : "";
     return {

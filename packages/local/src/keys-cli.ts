@@ -5,6 +5,7 @@ import {
   FlxblAdmin,
   flxblUrlProblem,
   functionSecretName,
+  minSigningSecretBytes,
   SecretLoader,
   startRotation,
 } from "@flxbl-lambda/core";
@@ -12,12 +13,14 @@ import { appName, manifest } from "@flxbl-lambda/functions";
 import { provisionKeys, readSecret } from "./provision.js";
 import { readRuntimeInfo } from "./runtime-info.js";
 
-const usage = `usage: npm run keys -- <provision|status|rotate|set-admin-key> --stage <stage> [--local] [--function <name>]
+const usage = `usage: npm run keys -- <provision|status|rotate|set-admin-key> --stage <stage> [--local] [--function <name>] [--wait <seconds>]
 
   provision      give every manifest function a FLXBL key with exactly its scopes, in its secret
+                 (refuses webhook signing secrets shorter than ${minSigningSecretBytes} bytes of key, changing nothing)
   status         per function: secret, key, key works, scopes match
   rotate         rotate one function's key now (--function): starts the secret's rotation
-                 (RotateSecret), run by the stage's rotation function, and waits for the new key
+                 (RotateSecret), run by the stage's rotation function, and waits (--wait, default
+                 120 s) until the new version is AWSCURRENT
   set-admin-key  read the FLXBL admin key from standard input (never from the command line) and
                  store it in the stage's admin secret (${appName}/<stage>/admin)
 
@@ -81,6 +84,7 @@ async function main() {
       stage: { type: "string" },
       local: { type: "boolean", default: false },
       function: { type: "string" },
+      wait: { type: "string" },
     },
   });
   const command = positionals[0];
@@ -107,14 +111,33 @@ async function main() {
     const fn = values.function;
     if (!fn || !manifest.some((s) => s.name === fn))
       throw new Error(`--function must name a manifest function\n${usage}`);
+    const waitSeconds = values.wait === undefined ? 120 : Number(values.wait);
+    if (!Number.isFinite(waitSeconds) || waitSeconds <= 0)
+      throw new Error(`--wait must be a number of seconds\n${usage}`);
     const { secrets } = values.local ? await connect(stage, true) : { secrets: new SecretsManagerClient({}) };
-    console.log(`${fn}: rotation started (RotateSecret ${secretName(fn)})`);
-    const { versionId, promoted } = await startRotation(secrets, secretName(fn));
-    if (!promoted)
+    const name = secretName(fn);
+    const logs = values.local
+      ? "the rotation function's lines (rotate-key) in the npm start terminal"
+      : "the CloudWatch Logs of the Keys stack's RotateKey function";
+    console.log(`${fn}: rotation started (RotateSecret ${name})`);
+    let outcome: { versionId: string; promoted: boolean };
+    try {
+      outcome = await startRotation(secrets, name, { waitMs: waitSeconds * 1000 });
+    } catch (err) {
+      const { name: type, message } = err as Error;
+      if (type === "ResourceNotFoundException")
+        throw new Error(
+          `${fn}: no secret ${name}: ${values.local ? "restart npm start, which creates and provisions it" : `deploy the stage first (npx sst deploy --stage ${stage})`}`,
+        );
+      throw new Error(`${fn}: RotateSecret ${name} failed: ${message.replace(/\.?$/, ".")} See ${logs}.`);
+    }
+    if (!outcome.promoted)
       throw new Error(
-        `${fn}: version ${versionId} is not AWSCURRENT after 2 minutes; see the rotation function's log (${values.local ? "the npm start terminal" : "CloudWatch"})`,
+        `${fn}: version ${outcome.versionId} is not AWSCURRENT after ${waitSeconds} s: the rotation failed or is still running, and the function keeps its current key. See ${logs}.`,
       );
-    console.log(`${fn}: version ${versionId} is AWSCURRENT; the old key is revoked after the rotation's grace period`);
+    console.log(
+      `${fn}: version ${outcome.versionId} is AWSCURRENT; the old key is revoked after the rotation's grace period`,
+    );
     return;
   }
 

@@ -1,16 +1,36 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { FunctionSpec } from "@flxbl-lambda/core";
+import { FlxblAdmin, type FunctionSpec } from "@flxbl-lambda/core";
 import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
 import { manifest } from "@flxbl-lambda/functions";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type ProvisionedSecret, type ProvisionResult, provisionKeys } from "./provision.js";
+import {
+  newSigningSecret,
+  type ProvisionedSecret,
+  type ProvisionResult,
+  provisionKeys,
+  SigningSecretRefusedError,
+} from "./provision.js";
 import { type LocalSecretsManager, startLocalSecretsManager } from "./secrets-manager.js";
 
 const schema = JSON.parse(
   readFileSync(new URL("../../functions/flxbl/schema.json", import.meta.url), "utf8"),
 ) as unknown;
 const secretName = (fn: string) => `flxbl-lambda/test/${fn}`;
+/** A signing secret as provisioning makes it: `whsec_` + the base64 of 32 bytes. */
+const generated = /^whsec_[A-Za-z0-9+/]{43}=$/;
+
+describe("newSigningSecret", () => {
+  it("makes whsec_ + 32 random bytes in base64, a new one each time", () => {
+    const a = newSigningSecret();
+    const b = newSigningSecret();
+
+    expect(generated.test(a)).toBe(true);
+    expect(Buffer.from(a.slice("whsec_".length), "base64")).toHaveLength(32);
+    expect(a === b).toBe(false);
+  });
+});
 
 interface ListedKey {
   id: string;
@@ -37,10 +57,13 @@ describe("provisionKeys, against the emulator and the local Secrets Manager endp
   };
   const revokeKey = (id: string) =>
     fetch(`${flxbl.url}/api-keys/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${flxbl.adminKey}` } });
-  const readSecret = async (fn: string): Promise<ProvisionedSecret> => {
+  /** A secret as stored, every field of it (an old one may hold `scopes`). */
+  const readSecret = async (fn: string): Promise<ProvisionedSecret & Record<string, unknown>> => {
     const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretName(fn) }));
-    return JSON.parse(out.SecretString ?? "") as ProvisionedSecret;
+    return JSON.parse(out.SecretString ?? "") as ProvisionedSecret & Record<string, unknown>;
   };
+  const putSecret = (fn: string, value: unknown) =>
+    secrets.send(new PutSecretValueCommand({ SecretId: secretName(fn), SecretString: JSON.stringify(value) }));
   const secretVersion = async (fn: string) =>
     (await secrets.send(new GetSecretValueCommand({ SecretId: secretName(fn) }))).VersionId;
   /** FLXBL's status for a read with `apiKey`: 401 when it does not know the key (a 403 still authenticated it). */
@@ -92,13 +115,13 @@ describe("provisionKeys, against the emulator and the local Secrets Manager endp
       }
     });
 
-    it("writes each function's secret with a working key, its id and its scopes", async () => {
+    it("writes each function's secret with a working key and its id, and no scopes (the manifest has them)", async () => {
       const results = await provision();
 
       for (const spec of manifest) {
         const secret = await readSecret(spec.name);
+        expect(Object.keys(secret).sort(), spec.name).toEqual(["apiKey", "keyId", "signingSecrets"]);
         expect(secret.keyId, spec.name).toBe(byFunction(results, spec.name).keyId);
-        expect(secret.scopes, spec.name).toEqual([...spec.scopes]);
         expect(await statusWith(secret.apiKey), spec.name).not.toBe(401);
       }
     });
@@ -110,7 +133,7 @@ describe("provisionKeys, against the emulator and the local Secrets Manager endp
         const { signingSecrets } = await readSecret(spec.name);
         const expected = spec.trigger.kind === "http" ? [true] : [];
         expect(
-          signingSecrets.map((s) => /^whsec_[A-Za-z0-9+/]{32}$/.test(s)),
+          signingSecrets.map((s) => generated.test(s)),
           spec.name,
         ).toEqual(expected);
       }
@@ -240,7 +263,7 @@ describe("provisionKeys, against the emulator and the local Secrets Manager endp
       await provision();
 
       const { signingSecrets } = await readSecret("inventory-webhook");
-      expect(signingSecrets.map((s) => /^whsec_[A-Za-z0-9+/]{32}$/.test(s))).toEqual([true]);
+      expect(signingSecrets.map((s) => generated.test(s))).toEqual([true]);
     });
 
     it("is replaced when its key is one FLXBL refuses, and the listed key it named is revoked", async () => {
@@ -259,6 +282,167 @@ describe("provisionKeys, against the emulator and the local Secrets Manager endp
         reason: "the secret's key is refused",
       });
       expect((await listKeys()).map((k) => k.id)).not.toContain(listed);
+    });
+  });
+
+  describe("a secret written by an older version, with a scopes field", () => {
+    it("is read and kept when its key works, whatever scopes it claims", async () => {
+      const first = await provision();
+      const current = await readSecret("expire-stale-orders");
+      await putSecret("expire-stale-orders", { ...current, scopes: ["entity:*:*"] });
+
+      const second = await provision();
+
+      expect(byFunction(second, "expire-stale-orders")).toMatchObject({
+        action: "kept",
+        keyId: byFunction(first, "expire-stale-orders").keyId,
+      });
+      const key = (await listKeys()).find((k) => k.id === byFunction(second, "expire-stale-orders").keyId);
+      expect(key?.scopes.sort()).toEqual(["entity:Order:read", "entity:Order:update"]);
+    });
+
+    it("loses the field when provisioning writes the secret again (here: a webhook given a signing secret)", async () => {
+      await provision();
+      const current = await readSecret("inventory-webhook");
+      await putSecret("inventory-webhook", { ...current, scopes: ["entity:*:*"], signingSecrets: [] });
+
+      const results = await provision();
+
+      const secret = await readSecret("inventory-webhook");
+      expect(byFunction(results, "inventory-webhook").action).toBe("kept");
+      expect(Object.keys(secret).sort()).toEqual(["apiKey", "keyId", "signingSecrets"]);
+      expect(secret.signingSecrets.map((s) => generated.test(s))).toEqual([true]);
+    });
+
+    it("loses the field when its key is replaced", async () => {
+      const first = await provision();
+      const current = await readSecret("low-stock-alerts");
+      await putSecret("low-stock-alerts", { ...current, scopes: ["entity:*:*"] });
+      await revokeKey(byFunction(first, "low-stock-alerts").keyId);
+
+      await provision();
+
+      expect(Object.keys(await readSecret("low-stock-alerts")).sort()).toEqual(["apiKey", "keyId", "signingSecrets"]);
+    });
+  });
+
+  describe("a secret holding a key its rotation made (named <secret>@<version>)", () => {
+    it("is kept, as the function's own key", async () => {
+      await provision();
+      const admin = new FlxblAdmin({ baseUrl: flxbl.url, adminKey: flxbl.adminKey });
+      const rotated = await admin.createKey(`${secretName("low-stock-alerts")}@v2`, [
+        ...(manifest.find((s) => s.name === "low-stock-alerts")?.scopes ?? []),
+      ]);
+      await putSecret("low-stock-alerts", { apiKey: rotated.key, keyId: rotated.id, signingSecrets: [] });
+
+      const results = await provision();
+
+      expect(byFunction(results, "low-stock-alerts")).toMatchObject({ action: "kept", keyId: rotated.id });
+    });
+  });
+
+  describe("a secret whose keyId names another function's key", () => {
+    it("is replaced, and the other function's key is neither kept for it nor revoked when its scopes change", async () => {
+      const first = await provision();
+      const payments = await readSecret("payments-webhook");
+      const current = await readSecret("expire-stale-orders");
+      // payments-webhook has the same scopes, so the key it names passes as one with the right scopes.
+      await putSecret("expire-stale-orders", { ...current, keyId: payments.keyId });
+      const widened = manifest.map((s) =>
+        s.name === "expire-stale-orders" ? { ...s, scopes: [...s.scopes, "entity:Product:read" as const] } : s,
+      );
+
+      const results = await provision(widened);
+
+      expect(byFunction(results, "expire-stale-orders")).toMatchObject({
+        action: "replaced",
+        reason: "the secret's keyId names a key that is not this function's",
+      });
+      expect(byFunction(results, "payments-webhook")).toMatchObject({
+        action: "kept",
+        keyId: byFunction(first, "payments-webhook").keyId,
+      });
+      expect((await listKeys()).map((k) => k.id)).toContain(payments.keyId);
+      expect(await statusWith(payments.apiKey)).not.toBe(401);
+    });
+  });
+
+  describe("a webhook's stored signing secret shorter than 24 bytes of key", () => {
+    /** `whsec_` + the base64 of `bytes` random bytes: a Standard Webhooks key of that many bytes. */
+    const standardSecret = (bytes: number) => `whsec_${randomBytes(bytes).toString("base64")}`;
+    /** A Stripe-style secret whose text after `whsec_` is `chars` characters (Stripe's key is the text). */
+    const stripeSecret = (chars: number) => `whsec_${randomBytes(chars).toString("hex").slice(0, chars)}`;
+    const refusal = async (): Promise<SigningSecretRefusedError> => {
+      const err = await provision().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (!(err instanceof SigningSecretRefusedError)) throw new Error(`expected a refusal, got ${String(err)}`);
+      return err;
+    };
+
+    it("is refused, naming the function, its secret and the fix, never the value", async () => {
+      await provision();
+      const short = standardSecret(16);
+      await putSecret("inventory-webhook", { ...(await readSecret("inventory-webhook")), signingSecrets: [short] });
+
+      const err = await refusal();
+
+      expect(err.problems).toEqual([
+        "inventory-webhook: signingSecrets[0] in secret flxbl-lambda/test/inventory-webhook gives 16 bytes of key; at least 24 are needed (standard-webhooks)",
+      ]);
+      expect(err.message).toMatch(/^Refusing to provision: signing secrets too short to trust/);
+      expect(err.message).toMatch(/Fix: replace each with a secret of at least 24 bytes of key/);
+      // Booleans, so a failure never prints the signing secret.
+      expect(err.message.includes(short.slice("whsec_".length, "whsec_".length + 8))).toBe(false);
+    });
+
+    it("is refused for a Stripe webhook by the length of the text after whsec_", async () => {
+      await provision();
+      await putSecret("payments-webhook", {
+        ...(await readSecret("payments-webhook")),
+        signingSecrets: [newSigningSecret(), stripeSecret(20)],
+      });
+
+      const err = await refusal();
+
+      expect(err.problems).toEqual([
+        "payments-webhook: signingSecrets[1] in secret flxbl-lambda/test/payments-webhook gives 20 bytes of key; at least 24 are needed (stripe)",
+      ]);
+    });
+
+    it("is reported with every other short one, before anything is changed", async () => {
+      await provision();
+      const keysBefore = (await listKeys()).map((k) => k.id).sort();
+      await putSecret("payments-webhook", {
+        ...(await readSecret("payments-webhook")),
+        signingSecrets: [stripeSecret(8)],
+      });
+      await putSecret("inventory-webhook", {
+        ...(await readSecret("inventory-webhook")),
+        signingSecrets: [standardSecret(8)],
+      });
+      // A key provisioning would replace, were it not refused.
+      const revoked = (await readSecret("low-stock-alerts")).keyId ?? "";
+      await revokeKey(revoked);
+      const versions = await Promise.all(manifest.map((s) => secretVersion(s.name)));
+
+      const err = await refusal();
+
+      expect(err.problems.map((p) => p.split(":")[0])).toEqual(["payments-webhook", "inventory-webhook"]);
+      expect(await Promise.all(manifest.map((s) => secretVersion(s.name)))).toEqual(versions);
+      expect((await listKeys()).map((k) => k.id).sort()).toEqual(keysBefore.filter((id) => id !== revoked));
+    });
+
+    it("is accepted at exactly 24 bytes (what provisioning used to make), and kept", async () => {
+      await provision();
+      const old = [standardSecret(24)];
+      await putSecret("inventory-webhook", { ...(await readSecret("inventory-webhook")), signingSecrets: old });
+
+      const results = await provision();
+
+      expect(byFunction(results, "inventory-webhook").action).toBe("kept");
+      expect((await readSecret("inventory-webhook")).signingSecrets.join() === old.join()).toBe(true);
     });
   });
 });

@@ -5,13 +5,23 @@ import {
   PutSecretValueCommand,
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import { FlxblAdmin, type FunctionSpec } from "@flxbl-lambda/core";
+import {
+  FlxblAdmin,
+  type FunctionSpec,
+  keyBelongsTo,
+  minSigningSecretBytes,
+  signingSecretProblem,
+  type WebhookSpec,
+} from "@flxbl-lambda/core";
 
-/** What a function's secret holds once provisioned. `keyId` lets tools find and revoke the key. */
+/**
+ * What a function's secret holds once provisioned. `keyId` lets tools find and revoke the key.
+ * No scopes: the manifest is their only authority. Secrets written by older versions carry a
+ * `scopes` field; it is read past, never trusted, and dropped when the secret is next written.
+ */
 export interface ProvisionedSecret {
   apiKey: string;
   keyId?: string;
-  scopes?: string[];
   signingSecrets: string[];
 }
 
@@ -39,10 +49,38 @@ export interface ProvisionResult {
   signingSecrets: string[];
 }
 
-/** A new Standard Webhooks / Stripe-style signing secret: `whsec_` + 24 random bytes in base64. */
+/** A new Standard Webhooks / Stripe-style signing secret: `whsec_` + 32 random bytes in base64. */
 export function newSigningSecret(): string {
-  return `whsec_${randomBytes(24).toString("base64")}`;
+  return `whsec_${randomBytes(32).toString("base64")}`;
 }
+
+/**
+ * Provisioning found signing secrets too short to trust in webhooks' secrets, and changed
+ * nothing. Each problem names the function, the secret and the signing secret's place in
+ * `signingSecrets`, never its value.
+ *
+ * @example
+ * ```ts
+ * await provisionKeys(options).catch((err) => {
+ *   if (err instanceof SigningSecretRefusedError) console.error(err.problems.join("\n"));
+ *   throw err;
+ * });
+ * ```
+ */
+export class SigningSecretRefusedError extends Error {
+  override name = "SigningSecretRefusedError";
+  constructor(readonly problems: readonly string[]) {
+    super(
+      [
+        "Refusing to provision: signing secrets too short to trust (nothing was changed)",
+        ...problems.map((problem) => `  ${problem}`),
+        `Fix: replace each with a secret of at least ${minSigningSecretBytes} bytes of key (roll it at the sender and put the new one in signingSecrets), or delete it from signingSecrets and provision again, which makes a new one to give the sender.`,
+      ].join("\n"),
+    );
+  }
+}
+
+const isWebhook = (spec: FunctionSpec): spec is WebhookSpec => spec.trigger.kind === "http";
 
 const sameScopes = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && [...a].sort().join(" ") === [...b].sort().join(" ");
@@ -53,31 +91,54 @@ const sameScopes = (a: readonly string[], b: readonly string[]) =>
  * with the right scopes is kept; a function whose scopes changed gets a new key and its old key
  * is revoked once the secret holds the new one (functions refresh on the 401 and carry on).
  *
+ * What a secret says is checked, not trusted: its `keyId` counts only when FLXBL lists that key
+ * under this function's name (so a secret naming another function's key can never get that key
+ * kept or revoked), and any `scopes` it holds are ignored. Every secret is read first; when a
+ * webhook's secret holds a signing secret shorter than {@link minSigningSecretBytes} bytes of key
+ * for its scheme, nothing is changed and {@link SigningSecretRefusedError} names them all.
+ *
  * @example
  * ```ts
  * const results = await provisionKeys({ manifest, flxbl, secrets, secretName: (fn) => `app/dev/${fn}`, keyPrefix: "app/dev" });
  * ```
  */
 export async function provisionKeys(options: ProvisionOptions): Promise<ProvisionResult[]> {
+  const stored = new Map<string, ProvisionedSecret | undefined>();
+  const refused: string[] = [];
+  for (const spec of options.manifest) {
+    const name = options.secretName(spec.name);
+    const current = await readSecret(options.secrets, name);
+    stored.set(spec.name, current);
+    if (!isWebhook(spec)) continue;
+    for (const [index, secret] of (current?.signingSecrets ?? []).entries()) {
+      const problem = signingSecretProblem(spec.signature, secret);
+      if (problem)
+        refused.push(`${spec.name}: signingSecrets[${index}] in secret ${name} ${problem} (${spec.signature})`);
+    }
+  }
+  if (refused.length > 0) throw new SigningSecretRefusedError(refused);
+
   const admin = new FlxblAdmin({ baseUrl: options.flxbl.url, adminKey: options.flxbl.adminKey, fetch: options.fetch });
   const listed = await admin.listKeys();
   const results: ProvisionResult[] = [];
   for (const spec of options.manifest) {
     const name = options.secretName(spec.name);
-    const current = await readSecret(options.secrets, name);
-    const signingSecrets =
-      spec.trigger.kind === "http"
-        ? current?.signingSecrets.length
-          ? current.signingSecrets
-          : [newSigningSecret()]
-        : [];
-    const existing = current?.keyId ? listed.find((k) => k.id === current.keyId) : undefined;
+    const keyName = `${options.keyPrefix}/${spec.name}`;
+    const current = stored.get(spec.name);
+    const signingSecrets = isWebhook(spec)
+      ? current?.signingSecrets.length
+        ? current.signingSecrets
+        : [newSigningSecret()]
+      : [];
+    const named = current?.keyId ? listed.find((k) => k.id === current.keyId) : undefined;
+    // Provisioning names a key after its function, rotation after the secret plus `@<version>`.
+    const existing = named && (keyBelongsTo(named.name, keyName) || keyBelongsTo(named.name, name)) ? named : undefined;
     const works =
       existing !== undefined && current !== undefined && (await admin.keyWorks(current.apiKey, spec.scopes));
-    if (existing && works && sameScopes(existing.scopes, spec.scopes)) {
+    if (existing && current && works && sameScopes(existing.scopes, spec.scopes)) {
       // Compared by value: a job's `[]` is a new array each run, and rewriting its secret on every
       // start would add a version (and move AWSPREVIOUS) for nothing.
-      if (current && signingSecrets.join(" ") !== current.signingSecrets.join(" "))
+      if (signingSecrets.join(" ") !== current.signingSecrets.join(" "))
         await writeSecret(options.secrets, name, { ...current, signingSecrets }, true);
       results.push({
         function: spec.name,
@@ -89,20 +150,22 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
       });
       continue;
     }
-    const created = await admin.createKey(`${options.keyPrefix}/${spec.name}`, spec.scopes);
+    const created = await admin.createKey(keyName, spec.scopes);
     await writeSecret(
       options.secrets,
       name,
-      { apiKey: created.key, keyId: created.id, scopes: [...spec.scopes], signingSecrets },
+      { apiKey: created.key, keyId: created.id, signingSecrets },
       current !== undefined,
     );
     const reason = !current
       ? "no secret yet"
-      : !current.keyId || !existing
-        ? "the secret's key is unknown to FLXBL or revoked"
-        : !works
-          ? "the secret's key is refused"
-          : "the manifest's scopes changed";
+      : named && !existing
+        ? "the secret's keyId names a key that is not this function's"
+        : !current.keyId || !existing
+          ? "the secret's key is unknown to FLXBL or revoked"
+          : !works
+            ? "the secret's key is refused"
+            : "the manifest's scopes changed";
     if (existing) await admin.revokeKey(existing.id);
     results.push({
       function: spec.name,
@@ -127,7 +190,12 @@ export async function readSecret(client: SecretsManagerClient, name: string): Pr
       ? value.signingSecrets.filter((s): s is string => typeof s === "string")
       : [];
     if (typeof value.apiKey !== "string" || value.apiKey === "") return { apiKey: "", signingSecrets };
-    return { ...value, signingSecrets } as ProvisionedSecret;
+    // Only the fields provisioning and rotation write: an old secret's `scopes` is left behind.
+    return {
+      apiKey: value.apiKey,
+      ...(typeof value.keyId === "string" && value.keyId !== "" ? { keyId: value.keyId } : {}),
+      signingSecrets,
+    };
   } catch (err) {
     if ((err as Error).name === "ResourceNotFoundException") return undefined;
     if (err instanceof SyntaxError) return { apiKey: "", signingSecrets: [] };
@@ -136,7 +204,9 @@ export async function readSecret(client: SecretsManagerClient, name: string): Pr
 }
 
 async function writeSecret(client: SecretsManagerClient, name: string, value: ProvisionedSecret, exists: boolean) {
-  const SecretString = JSON.stringify(value);
+  // Field by field, so nothing but these ever reaches a secret (no scopes: the manifest has them).
+  const { apiKey, keyId, signingSecrets } = value;
+  const SecretString = JSON.stringify({ apiKey, ...(keyId ? { keyId } : {}), signingSecrets });
   if (exists) await client.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
   else await client.send(new CreateSecretCommand({ Name: name, SecretString }));
 }

@@ -410,7 +410,7 @@ describe("startRuntime", () => {
         if (spec.trigger.kind === "http") {
           expect(fn?.url, spec.name).toBe(`${gatewayUrl}${spec.trigger.path}`);
           expect(
-            fn?.signingSecrets?.map((s) => /^whsec_[A-Za-z0-9+/]{32}$/.test(s)),
+            fn?.signingSecrets?.map((s) => /^whsec_[A-Za-z0-9+/]{43}=$/.test(s)),
             spec.name,
           ).toEqual([true]);
         } else {

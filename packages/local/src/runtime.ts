@@ -138,6 +138,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       new DynamoDBClient({ endpoint: dynamodb.url, region: aws.AWS_REGION, credentials }),
       tableName,
     );
+    // The rule the Keys stack checks at synth time: a rotated-out key must outlive every cached copy.
+    const ttl = Number(options.env?.FLXBL_SECRET_TTL_SECONDS || 300);
+    const grace = Number(options.env?.ROTATION_GRACE_SECONDS || 360);
+    if (!(grace > ttl))
+      throw new Error(
+        `ROTATION_GRACE_SECONDS (${grace}) must be longer than FLXBL_SECRET_TTL_SECONDS (${ttl}), or a warm function would hold a revoked key; fix .env`,
+      );
     const deployment = { app: appName, stage };
     const secretName = (fn: string) => functionSecretName(deployment, fn);
     const secretsClient = new SecretsManagerClient({

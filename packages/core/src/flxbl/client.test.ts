@@ -1,8 +1,11 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 // The emulator is the FLXBL stand-in these integration tests run against; core does not ship with it.
 import { defaultBehaviour, type Emulator, type EmulatorConfig } from "../../../emulator/src/index.js";
 import { as, keyWith, startAppEmulator } from "../../../emulator/src/test-helpers.js";
+import { FlxblAdmin, FlxblAdminError } from "../keys/admin.js";
 import { type ApiKeySource, createFlxblClient, type FlxblClient, type FlxblClientOptions } from "./client.js";
 import {
   FlxblAuthError,
@@ -11,6 +14,7 @@ import {
   FlxblNetworkError,
   FlxblNotFoundError,
   FlxblRateLimitError,
+  FlxblResponseError,
   FlxblScopeError,
   FlxblServerError,
   FlxblTimeoutError,
@@ -971,5 +975,53 @@ describe("FlxblClient transport", () => {
     expect(calls.map((c) => c.url)).toEqual([
       `${flxbl.url}/dynamic/Order?limit=5&offset=10&orderBy=number&orderDirection=DESC`,
     ]);
+  });
+});
+
+describe("FlxblClient and FlxblAdmin on a redirect", () => {
+  /** A server that redirects every request to a second one, which records what reaches it. */
+  async function redirecting(status: number) {
+    const reached: Array<{ url: string; authorization: string | undefined }> = [];
+    const elsewhere = createServer((req, res) => {
+      reached.push({ url: req.url ?? "", authorization: req.headers.authorization });
+      res.writeHead(200, { "content-type": "application/json" }).end("[]");
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", () => resolve()));
+    const target = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+    const redirector = createServer((req, res) => {
+      res.writeHead(status, { location: `${target}${req.url}` }).end();
+    });
+    await new Promise<void>((resolve) => redirector.listen(0, "127.0.0.1", () => resolve()));
+    onTestFinished(async () => {
+      await new Promise((r) => elsewhere.close(r));
+      await new Promise((r) => redirector.close(r));
+    });
+    return { baseUrl: `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/api/v1`, reached };
+  }
+
+  it.each([301, 302, 307, 308])("does not follow a %i with the API key, and says why", async (status) => {
+    const { baseUrl, reached } = await redirecting(status);
+    const key = "flxbl_TESTtest_notarealkeynotarealkey00";
+
+    const error = await createFlxblClient({ baseUrl, apiKey: key, retry: { attempts: 1 } })
+      .entity<Order>("Order")
+      .get("node_1")
+      .catch((err: unknown) => err);
+
+    expect(error).toBeInstanceOf(FlxblResponseError);
+    expect((error as Error).message).toMatch(new RegExp(`${status} answered a redirect; not followed`));
+    expect(reached).toEqual([]);
+  });
+
+  it("does not follow a redirect with the admin key either", async () => {
+    const { baseUrl, reached } = await redirecting(307);
+
+    const error = await new FlxblAdmin({ baseUrl, adminKey: "flxbl_ADMINadm_notarealadminkey000000" })
+      .listKeys()
+      .catch((err: unknown) => err);
+
+    expect(error).toBeInstanceOf(FlxblAdminError);
+    expect((error as FlxblAdminError).status).toBe(307);
+    expect(reached).toEqual([]);
   });
 });

@@ -76,6 +76,8 @@ const ordinaryNames = [
   "orderId",
   "message",
   "name",
+  "SecretNotFoundError",
+  "InvalidTokenException",
   "0",
 ];
 
@@ -152,6 +154,7 @@ describe("redactString", () => {
     "monkey=banana idempotencyKey=evt_123",
     "the token expired; retrying",
     "Error: Request failed with status 429",
+    "SecretUnavailableError: Reading secret flxbl-lambda/prod/payments-webhook failed (TimeoutError)",
     "[REDACTED]",
     "",
   ])("leaves ordinary text alone: %j", (text) => {

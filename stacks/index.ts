@@ -38,9 +38,23 @@ export interface StackSettings {
   /**
    * Who besides the rotation function may read the admin secret (`aws:PrincipalArn` patterns):
    * the deploying account's administrators, who run `npm run keys`.
-   * @default the account root and roles whose name contains `Admin` (SSO AdministratorAccess included)
+   * @default {@link defaultAdminPrincipals}: the account root, IAM Identity Center
+   * AdministratorAccess roles and `OrganizationAccountAccessRole`
    */
   adminPrincipalArns?: string[];
+}
+
+/**
+ * The account's administrators by AWS's own conventions: the root user, IAM Identity Center's
+ * `AdministratorAccess` permission-set roles, and the role AWS Organizations creates in member
+ * accounts. Any other principal (a CI role, say) is named with `ADMIN_PRINCIPAL_ARNS`.
+ */
+export function defaultAdminPrincipals(account: string): string[] {
+  return [
+    `arn:aws:iam::${account}:root`,
+    `arn:aws:iam::${account}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*`,
+    `arn:aws:iam::${account}:role/OrganizationAccountAccessRole`,
+  ];
 }
 
 /** The name of a function's secret: `<app>/<stage>/<function>`; the admin key's is `<app>/<stage>/admin`. */
@@ -185,10 +199,7 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
           ArnNotLike: {
             "aws:PrincipalArn": [
               rotation.role?.roleArn as string,
-              ...(settings.adminPrincipalArns ?? [
-                `arn:aws:iam::${account}:root`,
-                `arn:aws:iam::${account}:role/*Admin*`,
-              ]),
+              ...(settings.adminPrincipalArns ?? defaultAdminPrincipals(account)),
             ],
           },
         },

@@ -268,7 +268,8 @@ describe("stacks synthesized offline from the manifest", () => {
             "aws:PrincipalArn": [
               rotation?.Properties.Role,
               `arn:aws:iam::${account}:root`,
-              `arn:aws:iam::${account}:role/*Admin*`,
+              `arn:aws:iam::${account}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*`,
+              `arn:aws:iam::${account}:role/OrganizationAccountAccessRole`,
             ],
           },
         },

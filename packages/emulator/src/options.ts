@@ -72,9 +72,10 @@ export interface BehaviourOptions {
    */
   retryAfterHeader: boolean;
   /**
-   * `GET /api-keys` (not documented by FLXBL): every key as a bare array, honouring `limit` and
-   * `offset` when given (`array`), or one page `{data, pagination:{limit, offset, total}}`
-   * (`envelope`, page size `defaultLimit` unless `limit` is given, capped at `maxLimit`).
+   * `GET /api-keys` (not documented by FLXBL): every key as a bare array, or the slice `limit`
+   * and `offset` ask for when given (`array`); or one page `{data, pagination:{limit, offset,
+   * total}}` (`envelope`, page size `defaultLimit` unless `limit` is given). Pages are capped at
+   * `maxLimit` either way.
    * @default "array"
    */
   apiKeyListShape: "array" | "envelope";

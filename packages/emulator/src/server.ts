@@ -553,7 +553,7 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
       };
     }
     if (rawLimit === null && rawOffset === null) return { status: 200, body: keys };
-    const { limit, offset } = parsePaging(rawLimit, rawOffset, { ...behaviour, maxLimit: Number.MAX_SAFE_INTEGER });
+    const { limit, offset } = parsePaging(rawLimit, rawOffset, behaviour);
     return { status: 200, body: keys.slice(offset, offset + limit) };
   }
 

@@ -5,6 +5,7 @@ import {
   FlxblAdmin,
   flxblUrlProblem,
   functionSecretName,
+  keyMatches,
   minSigningSecretBytes,
   SecretLoader,
   startRotation,
@@ -157,7 +158,9 @@ async function main() {
       const stored = await readSecret(secrets, secretName(spec.name));
       const hasKey = Boolean(stored?.apiKey);
       const works = hasKey && stored ? await admin.keyWorks(stored.apiKey, spec.scopes) : false;
-      const live = stored?.keyId ? listed.find((k) => k.id === stored.keyId) : undefined;
+      // The listed key counts only if it is the one the secret holds (its prefix, when FLXBL shows it).
+      const named = stored?.keyId ? listed.find((k) => k.id === stored.keyId) : undefined;
+      const live = named && stored && keyMatches(named, stored.apiKey) ? named : undefined;
       const match = live
         ? [...live.scopes].sort().join(" ") === [...spec.scopes].sort().join(" ")
           ? "match"

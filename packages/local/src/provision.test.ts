@@ -277,9 +277,10 @@ describe("provisionKeys, against the emulator and the local Secrets Manager endp
 
       const results = await provision();
 
+      // The emulator lists each key's prefix, so the forged key is caught before FLXBL is asked.
       expect(byFunction(results, "low-stock-alerts")).toMatchObject({
         action: "replaced",
-        reason: "the secret's key is refused",
+        reason: "the secret's key is not the key its keyId names",
       });
       expect((await listKeys()).map((k) => k.id)).not.toContain(listed);
     });
@@ -364,6 +365,21 @@ describe("provisionKeys, against the emulator and the local Secrets Manager endp
       });
       expect((await listKeys()).map((k) => k.id)).toContain(payments.keyId);
       expect(await statusWith(payments.apiKey)).not.toBe(401);
+    });
+  });
+
+  describe("a secret whose key is not the one its keyId names", () => {
+    it("is replaced: the id alone does not vouch for the key the secret holds", async () => {
+      await provision();
+      const payments = await readSecret("payments-webhook");
+      const current = await readSecret("expire-stale-orders");
+      // Its own key id, paired with another function's key of the same scopes.
+      await putSecret("expire-stale-orders", { ...current, apiKey: payments.apiKey });
+
+      const results = await provision();
+
+      expect(byFunction(results, "expire-stale-orders")).toMatchObject({ action: "replaced" });
+      expect((await readSecret("expire-stale-orders")).apiKey).not.toBe(payments.apiKey);
     });
   });
 

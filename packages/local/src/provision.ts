@@ -9,6 +9,7 @@ import {
   FlxblAdmin,
   type FunctionSpec,
   keyBelongsTo,
+  keyMatches,
   minSigningSecretBytes,
   signingSecretProblem,
   type WebhookSpec,
@@ -132,7 +133,9 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
       : [];
     const named = current?.keyId ? listed.find((k) => k.id === current.keyId) : undefined;
     // Provisioning names a key after its function, rotation after the secret plus `@<version>`.
-    const existing = named && (keyBelongsTo(named.name, keyName) || keyBelongsTo(named.name, name)) ? named : undefined;
+    const ours = named && (keyBelongsTo(named.name, keyName) || keyBelongsTo(named.name, name)) ? named : undefined;
+    // ...and it counts only if it is the key the secret holds (its listed prefix, when FLXBL shows one).
+    const existing = ours && current && keyMatches(ours, current.apiKey) ? ours : undefined;
     const works =
       existing !== undefined && current !== undefined && (await admin.keyWorks(current.apiKey, spec.scopes));
     if (existing && current && works && sameScopes(existing.scopes, spec.scopes)) {
@@ -159,14 +162,17 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
     );
     const reason = !current
       ? "no secret yet"
-      : named && !existing
+      : named && !ours
         ? "the secret's keyId names a key that is not this function's"
-        : !current.keyId || !existing
-          ? "the secret's key is unknown to FLXBL or revoked"
-          : !works
-            ? "the secret's key is refused"
-            : "the manifest's scopes changed";
-    if (existing) await admin.revokeKey(existing.id);
+        : ours && !existing
+          ? "the secret's key is not the key its keyId names"
+          : !current.keyId || !existing
+            ? "the secret's key is unknown to FLXBL or revoked"
+            : !works
+              ? "the secret's key is refused"
+              : "the manifest's scopes changed";
+    // This function's own superseded key goes; another function's key named in the secret stays.
+    if (ours) await admin.revokeKey(ours.id);
     results.push({
       function: spec.name,
       secretName: name,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -19,6 +19,7 @@ import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
 import { httpApiEvent, scheduledEvent } from "./lambda-events.js";
+import { isOwnLoopbackHost, writePrivateFile } from "./private-io.js";
 import { type ProvisionResult, provisionKeys } from "./provision.js";
 import { parseSchedule } from "./schedule.js";
 import { type LocalSecretsManager, startLocalSecretsManager } from "./secrets-manager.js";
@@ -412,20 +413,6 @@ function makePrivateDataDir(dataDir: string): void {
   }
 }
 
-/**
- * Writes a file only its owner can read or write (0600). The mode is set on the open file before
- * the text is written, since `writeFileSync`'s `mode` applies only to a file it creates.
- */
-function writePrivateFile(file: string, text: string): void {
-  const fd = openSync(file, "w", 0o600);
-  try {
-    fchmodSync(fd, 0o600);
-    writeFileSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Whether a path is one of the gateway's own `/_local/*` routes (rather than a webhook route). */
 const isLocalPath = (pathname: string) => pathname === "/_local" || pathname.startsWith("/_local/");
 
@@ -448,8 +435,7 @@ function localRequestRefusal(req: IncomingMessage, port: number): string | undef
     const values = req.headersDistinct[name];
     return values === undefined ? undefined : values.length === 1 ? (values[0] as string).toLowerCase() : "";
   };
-  const host = header("host");
-  if (!["127.0.0.1", "localhost", "[::1]"].some((name) => host === `${name}:${port}`))
+  if (!isOwnLoopbackHost(req, port))
     return `/_local/ answers only requests for Host 127.0.0.1:${port}, localhost:${port} or [::1]:${port}`;
   const origin = header("origin");
   if (origin !== undefined && !ownOrigins(port).includes(origin))

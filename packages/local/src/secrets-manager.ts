@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { closeSync, existsSync, fchmodSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { isOwnLoopbackHost, writePrivateFile } from "./private-io.js";
 
 /**
  * A local AWS Secrets Manager endpoint: the JSON 1.1 protocol the AWS SDK speaks, for the calls
@@ -139,25 +140,7 @@ function saveSecrets(path: string, secrets: Map<string, Secret>): void {
     versions: [...s.versions.values()].map((v) => ({ ...v, stages: [...v.stages] })),
   }));
   // Written whole and renamed, so a crash mid-write leaves the previous file intact.
-  writePrivateFileAtomically(path, JSON.stringify(stored));
-}
-
-/**
- * Writes `path` through a fresh `path.tmp` made 0600 before the text goes in, then renamed over
- * it, so the file is owner-only whatever mode it, or a `.tmp` an earlier run left, had. A leftover
- * `.tmp` is removed first, never written through (it could be a link to another file).
- */
-function writePrivateFileAtomically(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  rmSync(tmp, { force: true });
-  const fd = openSync(tmp, "wx", 0o600);
-  try {
-    fchmodSync(fd, 0o600);
-    writeFileSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writePrivateFile(path, JSON.stringify(stored), { atomic: true });
 }
 
 /**
@@ -167,11 +150,7 @@ function writePrivateFileAtomically(path: string, text: string): void {
  * own host name, and is refused; the AWS SDK, pointed at `url`, sends `127.0.0.1:<port>`.
  */
 function assertLoopbackHost(req: IncomingMessage, { address, port }: AddressInfo): void {
-  const hosts = req.headersDistinct.host ?? [];
-  const host = hosts.length === 1 ? (hosts[0] as string).toLowerCase() : undefined;
-  const listening = address.includes(":") ? `[${address}]` : address;
-  const names = new Set(["127.0.0.1", "localhost", "[::1]", listening.toLowerCase()]);
-  if (host && [...names].some((name) => host === `${name}:${port}`)) return;
+  if (isOwnLoopbackHost(req, port, address)) return;
   throw new AwsError(
     "AccessDeniedException",
     `This local endpoint answers only requests for Host 127.0.0.1:${port}, localhost:${port} or [::1]:${port}`,

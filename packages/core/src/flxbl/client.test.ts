@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
+import { startFaultProxy } from "@flxbl-lambda/local";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 // The emulator is the FLXBL stand-in these integration tests run against; core does not ship with it.
 import { defaultBehaviour, type Emulator, type EmulatorConfig } from "../../../emulator/src/index.js";
@@ -962,6 +963,32 @@ describe("FlxblClient transport", () => {
 
     expect(calls).toHaveLength(3);
     expect(flxbl.stats().total).toBe(3);
+  });
+
+  it("tells the caller when a write's attempt went unanswered, even though its retry succeeded; never for a read", async () => {
+    const flxbl = emulator();
+    const created = await clientFor(flxbl).entity<Order>("Order").create(anOrder());
+    const proxy = await startFaultProxy(flxbl.origin);
+    onTestFinished(() => proxy.close());
+    const held: Record<string, number> = {};
+    // The first PATCH and the first GET reach FLXBL after the client stopped waiting for them.
+    proxy.delay((req) => {
+      const method = req.method ?? "";
+      held[method] = (held[method] ?? 0) + 1;
+      return (method === "PATCH" || method === "GET") && held[method] === 1;
+    }, 400);
+    const orders = createFlxblClient({
+      baseUrl: flxbl.url.replace(flxbl.origin, proxy.url),
+      apiKey: flxbl.adminKey,
+      attemptTimeoutMs: 150,
+      retry: { baseDelayMs: 5 },
+    }).entity<Order>("Order");
+    const unknown = { write: 0, read: 0 };
+
+    await orders.update(created.id, { status: "paid" }, { onUnknownOutcome: () => unknown.write++ });
+    await orders.get(created.id, { onUnknownOutcome: () => unknown.read++ });
+
+    expect(unknown).toEqual({ write: 1, read: 0 });
   });
 
   it("encodes list paging and ordering as query parameters", async () => {

@@ -123,6 +123,7 @@ interface RequestSpec {
   /** Whether sending it twice is harmless (reads, queries, PUT, PATCH with absolute values, DELETE). */
   idempotent: boolean;
   signal?: AbortSignal | undefined;
+  onUnknownOutcome?: (() => void) | undefined;
 }
 
 const defaults = {
@@ -333,8 +334,14 @@ export class FlxblClient {
         });
         text = await res.text();
       } catch (err) {
-        if (caller?.aborted) throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: err });
         const unknownOutcome = !neverSent(err);
+        // A write that may have been sent can still land after this; a read changes nothing.
+        if (unknownOutcome && spec.need.op !== "read") spec.onUnknownOutcome?.();
+        // The caller's reason (a lost lock, middy's timeout) says more than fetch's AbortError.
+        if (caller?.aborted)
+          throw new FlxblTimeoutError(site, "was aborted by the caller", {
+            cause: caller.reason instanceof Error ? caller.reason : err,
+          });
         if (timedOut) {
           lastError = new FlxblTimeoutError(site, "got no answer in time", { cause: err, outcomeUnknown: true });
           if (!spec.idempotent) throw lastError;
@@ -467,6 +474,7 @@ export class EntityClient<T extends object> {
       need: this.#need("read"),
       idempotent: true,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
     if (Array.isArray(body)) return { data: body as FlxblRecord<T>[], total: undefined };
     if (isRecord(body) && Array.isArray(body.data)) {
@@ -485,6 +493,7 @@ export class EntityClient<T extends object> {
       need: this.#need("read"),
       idempotent: true,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
   }
 
@@ -507,6 +516,7 @@ export class EntityClient<T extends object> {
       need: this.#need("create"),
       idempotent: false,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
   }
 
@@ -519,6 +529,7 @@ export class EntityClient<T extends object> {
       need: this.#need("update"),
       idempotent: true,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
   }
 
@@ -531,6 +542,7 @@ export class EntityClient<T extends object> {
       need: this.#need("update"),
       idempotent: true,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
   }
 
@@ -542,6 +554,7 @@ export class EntityClient<T extends object> {
       need: this.#need("delete"),
       idempotent: true,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
   }
 
@@ -578,6 +591,7 @@ export class EntityClient<T extends object> {
       need: this.#need("read"),
       idempotent: true,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
   }
 
@@ -660,6 +674,7 @@ export class RelationshipClient<Target extends object, Props extends object> {
       need: this.#need("create"),
       idempotent: false,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
   }
 
@@ -677,6 +692,7 @@ export class RelationshipClient<Target extends object, Props extends object> {
       need: this.#need("read"),
       idempotent: true,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
     if (Array.isArray(body)) {
       return {
@@ -708,6 +724,7 @@ export class RelationshipClient<Target extends object, Props extends object> {
       need: this.#need("update"),
       idempotent: true,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
   }
 
@@ -719,6 +736,7 @@ export class RelationshipClient<Target extends object, Props extends object> {
       need: this.#need("delete"),
       idempotent: true,
       signal: options.signal,
+      onUnknownOutcome: options.onUnknownOutcome,
     });
   }
 }

@@ -145,4 +145,10 @@ export interface Edge<Target, Props = Record<string, unknown>> {
 export interface CallOptions {
   /** Aborts the call (and its retries), e.g. middy's early-timeout signal. */
   signal?: AbortSignal;
+  /**
+   * Told when an attempt of this call was sent and then given up on without an answer (a
+   * timeout, an abort, a dropped connection): FLXBL may still apply it later, even if a retry
+   * succeeded. A lock holder (`LockHold.callOptions`) keeps its lock until the lease lapses then.
+   */
+  onUnknownOutcome?: () => void;
 }

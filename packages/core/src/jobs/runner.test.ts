@@ -6,14 +6,17 @@ import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { Emulator } from "@flxbl-lambda/emulator";
-import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "@flxbl-lambda/local";
+import { ensureStateTable, type LocalDynamoDB, startFaultProxy, startLocalDynamoDB } from "@flxbl-lambda/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // The emulator is the FLXBL stand-in these integration tests run against; core does not ship with it.
 import { keyWith, startAppEmulator } from "../../../emulator/src/test-helpers.js";
 import { createFlxblClient, type EntityClient } from "../flxbl/client.js";
-import { FlxblRateLimitError, FlxblValidationError } from "../flxbl/errors.js";
+import { FlxblRateLimitError, FlxblTimeoutError, FlxblValidationError } from "../flxbl/errors.js";
 import type { FlxblRecord } from "../flxbl/types.js";
+import { SecretUnavailableError } from "../keys/secret-loader.js";
 import { RetryLaterError } from "../middleware/errors.js";
+import { StateUnavailableError } from "../state/errors.js";
+import { LockLostError } from "../state/lock.js";
 import { RunStore, type RunTotals } from "./run-store.js";
 import {
   JobFailedError,
@@ -409,21 +412,35 @@ describe("runJob against the emulator and dynalite", () => {
     expect([...log.counts.keys()].sort()).toEqual(ids);
   });
 
-  it("takes a record whose lock is busy again later in the run, and does not count it as failed", async () => {
-    const { tag, ids } = await seed(6);
-    const busy = ids[2] as string;
-    const log = visitLog();
+  it.each([
+    ["its lock is busy", () => new RetryLaterError("order#x is being changed by another invocation", 0.05)],
+    ["its lock was lost", () => new LockLostError("the lock on order#x could not be renewed", 0.05)],
+    [
+      "its calls were aborted by its lost lock",
+      () =>
+        new FlxblTimeoutError({ method: "PATCH", path: "/dynamic/Order/x" }, "was aborted by the caller", {
+          cause: new LockLostError("the lock on order#x was taken over", 0.05),
+        }),
+    ],
+    ["the state table failed", () => new StateUnavailableError("taking a lock")],
+    ["Secrets Manager failed", () => new SecretUnavailableError("s", "Reading secret s failed")],
+  ])(
+    "takes a record again later in the run when %s, and does not count it as failed or throttled",
+    async (_, error) => {
+      const { tag, ids } = await seed(6);
+      const busy = ids[2] as string;
+      const log = visitLog();
 
-    const summary = await job(tag, async (record) => {
-      log.visit(record.id);
-      if (record.id === busy && (log.counts.get(busy) ?? 0) < 3)
-        throw new RetryLaterError(`order#${busy} is being changed by another invocation`, 0.05);
-      return "unchanged";
-    });
+      const summary = await job(tag, async (record) => {
+        log.visit(record.id);
+        if (record.id === busy && (log.counts.get(busy) ?? 0) < 3) throw error();
+        return "unchanged";
+      });
 
-    expect(summary).toMatchObject({ complete: true, scanned: 6, unchanged: 6, failed: 0 });
-    expect(log.counts.get(busy)).toBe(3);
-  });
+      expect(summary).toMatchObject({ complete: true, scanned: 6, unchanged: 6, failed: 0, throttled: 0 });
+      expect(log.counts.get(busy)).toBe(3);
+    },
+  );
 
   it("is taken over within its lease when its invocation is killed, and counts every record exactly once", async () => {
     const { tag } = await seed(40);
@@ -467,6 +484,42 @@ describe("runJob against the emulator and dynalite", () => {
     expect(summary.run.scanned).toBe(40);
     expect(summary.run.changed + summary.run.unchanged).toBe(40);
     expect(summary.run.failed).toBe(0);
+  });
+
+  it("fails cleanly when the state table goes away mid-run, leaving no page read behind unhandled", async () => {
+    const { tag } = await seed(30);
+    const proxy = await startFaultProxy(dynamodb.url);
+    const viaProxy = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: proxy.url,
+        region: "us-east-1",
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+        maxAttempts: 1,
+      }),
+    );
+    let reads = 0;
+    const error = await runJob<Order>({
+      name: tag,
+      store: new RunStore({ tableName, job: tag, client: viaProxy }),
+      entity: orders,
+      // The second page read is refused (an operator FLXBL does not know), and at that moment the
+      // state table goes away, so saving the first page's checkpoint fails while that read is out.
+      where: () => {
+        if (++reads === 1) return { currency: tag, status: "pending" };
+        void proxy.set("reset");
+        return { currency: tag, status: { $regex: "p.*" } } as never;
+      },
+      process: async () => "unchanged",
+      deadline: Date.now() + 30_000,
+      stopMarginMs: 1_000,
+      pageSize: 10,
+      logger: silent,
+    }).catch((err: unknown) => err);
+    await proxy.close();
+    // An unhandled rejection of the page read would fail this file's run in vitest.
+    await sleep(100);
+
+    expect(error).toBeInstanceOf(StateUnavailableError);
   });
 
   it("logs the summary it returns as one structured line", async () => {

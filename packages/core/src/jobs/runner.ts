@@ -4,6 +4,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { EntityClient } from "../flxbl/client.js";
 import { FlxblError, FlxblRateLimitError, FlxblTimeoutError } from "../flxbl/errors.js";
 import type { FlxblRecord, Where } from "../flxbl/types.js";
+import { SecretUnavailableError } from "../keys/secret-loader.js";
 import { RetryLaterError } from "../middleware/errors.js";
 import { StateUnavailableError } from "../state/errors.js";
 import type { Checkpoint, RunState, RunStore, RunTotals } from "./run-store.js";
@@ -206,10 +207,14 @@ class Checkpointer {
       },
       Math.max(20, Math.min(this.everyMs, Math.floor(this.leaseMs / 3))),
     );
+    // The run's own awaits keep the process alive; the checkpoint timer never does on its own.
+    this.#timer.unref();
   }
 
-  stop(): void {
+  /** Stops the timer and waits for a save still on its way, so nothing is written after the next write. */
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#saving;
   }
 
   /** Progress was made: the timer saves it within `everyMs`. */
@@ -353,6 +358,8 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
     run[outcome]++;
   };
 
+  /** Set when the run failed: a page read still retrying gives up. */
+  let abandoned = false;
   /** Reads the page after `after`; rides out throttling and outages until the stop time (then `undefined`). */
   const fetchPage = async (after: string | null): Promise<Page<T> | undefined> => {
     const userWhere = options.where(state.params);
@@ -372,7 +379,7 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
         throttled += err instanceof FlxblRateLimitError ? 1 : 0;
         const hinted = "retryAfterMs" in err && typeof err.retryAfterMs === "number" ? err.retryAfterMs : 0;
         const wait = Math.max(hinted, Math.min(5_000, 200 * 2 ** attempt));
-        if (now() + wait >= stopAt()) return undefined;
+        if (abandoned || now() + wait >= stopAt()) return undefined;
         logger.warn("job page read failed; retrying", { job: options.name, error: describe(err), waitMs: wait });
         await sleep(wait);
       }
@@ -444,6 +451,20 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
                 }
               },
               (err: unknown) => {
+                // A lost lock aborts the record's calls (a FlxblTimeoutError caused by it): like a busy lock.
+                const later =
+                  err instanceof RetryLaterError ||
+                  err instanceof StateUnavailableError ||
+                  err instanceof SecretUnavailableError ||
+                  (err instanceof FlxblTimeoutError && err.cause instanceof RetryLaterError);
+                if (later && now() < stopAt()) {
+                  // A busy or lost lock, or a state-table or Secrets Manager hiccup: this record
+                  // later, the others now.
+                  const seconds = err instanceof RetryLaterError ? err.retryAfterSeconds : 1;
+                  notBefore.set(i, now() + seconds * 1000);
+                  queue.push(i);
+                  return;
+                }
                 if (err instanceof FlxblRateLimitError || (err instanceof FlxblTimeoutError && now() < stopAt())) {
                   // Throttled past the client's own retries: slow down and try the record again.
                   throttled++;
@@ -454,14 +475,7 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
                   queue.unshift(i);
                   return;
                 }
-                if (err instanceof RetryLaterError || err instanceof StateUnavailableError) {
-                  // A busy or lost lock (or a state-table hiccup): this record later, the others now.
-                  const seconds = err instanceof RetryLaterError ? err.retryAfterSeconds : 1;
-                  notBefore.set(i, now() + seconds * 1000);
-                  queue.push(i);
-                  return;
-                }
-                if (err instanceof FlxblTimeoutError) {
+                if (later || err instanceof FlxblTimeoutError) {
                   // Cut off by the deadline: not done, the next invocation takes it again.
                   stopped = true;
                   return;
@@ -499,10 +513,10 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
   let skip = new Map(Object.entries(state.ahead ?? {}));
 
   checkpoints.start();
+  let next: Promise<Page<T> | undefined> | undefined;
   try {
     // A crashed invocation's page: its records not saved as done are read again by id.
     const crashed = recoveryPage<T>(state, now());
-    let next: Promise<Page<T> | undefined> | undefined;
     let stoppedEarly = false;
     if (crashed) {
       skip = new Map();
@@ -547,12 +561,15 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
     if (checkpoints.lost) throw new Error(`lost the lease of job run ${state.runId}`);
     if (complete) await options.onSweepComplete?.(run);
   } catch (err) {
-    checkpoints.stop();
+    abandoned = true;
+    // A page read still under way must not end as an unhandled rejection.
+    next?.catch(() => undefined);
+    await checkpoints.stop();
     // Keep what was done: the next invocation resumes after the last finished record.
     if (!checkpoints.lost) await store.release(owner, snapshot()).catch(() => undefined);
     throw err;
   }
-  checkpoints.stop();
+  await checkpoints.stop();
   if (complete) await store.finish(owner);
   else await store.release(owner, snapshot());
 

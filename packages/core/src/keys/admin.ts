@@ -12,6 +12,21 @@ export interface ApiKeyInfo {
   name: string;
   scopes: string[];
   createdAt?: string;
+  /** The key's first characters (`flxbl_<8>`), when FLXBL lists them: ties a stored key to its id. */
+  keyPrefix?: string;
+}
+
+/**
+ * Whether `apiKey` can be the key FLXBL lists as `listed`: true unless the listing shows a
+ * prefix the key does not start with (a secret pairing one key's id with another key).
+ *
+ * @example
+ * ```ts
+ * const trusted = listed && keyMatches(listed, stored.apiKey);
+ * ```
+ */
+export function keyMatches(listed: ApiKeyInfo, apiKey: string): boolean {
+  return !listed.keyPrefix || apiKey.startsWith(listed.keyPrefix);
 }
 
 /**
@@ -123,6 +138,7 @@ export class FlxblAdmin {
   async listKeys(): Promise<ApiKeyInfo[]> {
     const keys: ApiKeyInfo[] = [];
     const seen = new Set<string>();
+    let longest = 0;
     for (let offset = 0, pages = 0; pages < 1_000; pages++) {
       const body = await this.#call<unknown>("GET", `/api-keys?limit=${keyPageSize}&offset=${offset}`);
       const wrapped = (typeof body === "object" && body !== null ? body : {}) as {
@@ -145,9 +161,14 @@ export class FlxblAdmin {
         keys.push(key);
       }
       offset += page.length;
+      longest = Math.max(longest, page.length);
       const total = typeof wrapped.pagination?.total === "number" ? wrapped.pagination.total : undefined;
-      // A server that ignores paging answers the whole list every time: no new ids means done.
-      if (page.length < keyPageSize || fresh.length === 0 || (total !== undefined && offset >= total)) return keys;
+      // Done when the total is reached; without one, at an empty page or one shorter than the
+      // longest (the server may cap pages below what was asked). A server that ignores paging
+      // answers the whole list every time: no new ids means done too.
+      const done =
+        page.length === 0 || fresh.length === 0 || (total !== undefined ? offset >= total : page.length < longest);
+      if (done) return keys;
     }
     throw new FlxblAdminError("GET", "/api-keys", 200, "more than 1000 pages of keys; refusing to go on");
   }

@@ -88,8 +88,8 @@ describe("key rotation against the emulator and a local Secrets Manager endpoint
   };
 
   beforeAll(async () => {
-    // Key lists come in pages of 2, so every lookup has to page through all of them.
-    flxbl = await startEmulator({ schema: appSchema, behaviour: { apiKeyListShape: "envelope", defaultLimit: 2 } });
+    // Key lists come in pages of 2 whatever is asked, so every lookup has to page through them all.
+    flxbl = await startEmulator({ schema: appSchema, behaviour: { apiKeyListShape: "envelope", maxLimit: 2 } });
     sm = await startLocalSecretsManager({ rotationInvoker: (_arn, event) => runStep(event) });
     secrets = new SecretsManagerClient({
       endpoint: sm.url,
@@ -186,6 +186,46 @@ describe("key rotation against the emulator and a local Secrets Manager endpoint
       expect(await admin.keyWorks(other.apiKey, scopes)).toBe(true);
       expect((await liveKeyIds()).has(other.keyId)).toBe(true);
       // This secret's own superseded key is found by name and revoked.
+      expect(await admin.keyWorks(before.apiKey, scopes)).toBe(false);
+    });
+
+    /** Rotates with a 400-ms grace period and, 200 ms in (promoted, not yet revoked), rewrites the current value. */
+    const rewriteDuringGrace = async (secretId: string, value: (minted: Stored) => Partial<Stored>) => {
+      graceMs = 400;
+      try {
+        await secrets.send(new RotateSecretCommand({ SecretId: secretId }));
+        await new Promise((r) => setTimeout(r, 200));
+        const minted = await current(secretId);
+        await secrets.send(
+          new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(value(minted)) }),
+        );
+        await sm.rotationsSettled();
+        return minted;
+      } finally {
+        graceMs = 0;
+      }
+    };
+
+    it("revokes the old key even when the secret is rewritten to name it during the grace period", async () => {
+      const before = await provisioned();
+
+      // Someone who may write the secret puts the old (perhaps leaked) key back as current.
+      const minted = await rewriteDuringGrace(before.secretId, () => ({ apiKey: before.apiKey, keyId: before.keyId }));
+
+      expect(await admin.keyWorks(before.apiKey, scopes)).toBe(false);
+      expect(await admin.keyWorks(minted.apiKey, scopes)).toBe(true);
+    });
+
+    it("never revokes the key it made when the secret loses its keyId during the grace period", async () => {
+      const before = await provisioned();
+
+      // An operator rewrites the value by hand (new signing secrets) and drops the key id.
+      const minted = await rewriteDuringGrace(before.secretId, (m) => ({
+        apiKey: m.apiKey,
+        signingSecrets: ["whsec_b"],
+      }));
+
+      expect(await admin.keyWorks(minted.apiKey, scopes)).toBe(true);
       expect(await admin.keyWorks(before.apiKey, scopes)).toBe(false);
     });
 

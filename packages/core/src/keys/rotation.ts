@@ -7,7 +7,7 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
-import type { FlxblAdmin } from "./admin.js";
+import { type FlxblAdmin, keyMatches } from "./admin.js";
 
 /**
  * The four steps of Secrets Manager's rotation protocol, in order.
@@ -159,9 +159,9 @@ const sameScopes = (a: readonly string[], b: readonly string[]) =>
  *   manifest's scopes, and answer a read its scopes allow with a 2xx; otherwise the rotation
  *   fails and `AWSCURRENT` stays as it is;
  * - `finishSecret`: moves `AWSCURRENT` to the new version (and `AWSPENDING` off it), waits the
- *   grace period, then revokes the secret's other keys, found by name in the full key list,
- *   so a key of another secret can never be revoked. Repeated for a version already
- *   `AWSCURRENT`, it changes no label and only completes that revocation.
+ *   grace period, then revokes the secret's other keys, found by name in the full key list (so
+ *   a key of another secret can never be revoked), keeping the key this rotation made. Repeated
+ *   for a version already `AWSCURRENT`, it changes no label and only completes that revocation.
  *
  * @example
  * ```ts
@@ -183,7 +183,7 @@ export async function rotateStep(event: RotationEvent, options: RotationOptions)
   if (!stages) throw new RotationError(`Secret ${name} has no version ${token} to rotate`);
   if (stages.includes("AWSCURRENT")) {
     log("version already AWSCURRENT; no label changes", { secretId: name, step });
-    if (step === "finishSecret") await revokeSuperseded(secretId, name, options);
+    if (step === "finishSecret") await revokeSuperseded(secretId, name, token, options);
     return;
   }
   if (!stages.includes("AWSPENDING"))
@@ -226,7 +226,7 @@ export async function rotateStep(event: RotationEvent, options: RotationOptions)
       if (typeof apiKey !== "string" || !keyId)
         throw new RotationError(`The pending version of ${name} holds no key; AWSCURRENT stays as it is`);
       const listed = (await admin.listKeys()).find((k) => k.id === keyId);
-      if (!listed || !keyBelongsTo(listed.name, name))
+      if (!listed || !keyBelongsTo(listed.name, name) || !keyMatches(listed, apiKey))
         throw new RotationError(`The new FLXBL key of ${name} is not listed under its name; AWSCURRENT stays as it is`);
       if (!sameScopes(listed.scopes, scopes))
         throw new RotationError(
@@ -265,27 +265,45 @@ export async function rotateStep(event: RotationEvent, options: RotationOptions)
         }),
       );
       log("promoted the new key", { secretId: name });
-      await revokeSuperseded(secretId, name, options);
+      await revokeSuperseded(secretId, name, token, options);
       return;
     }
   }
 }
 
 /**
- * After the grace period, revokes every key made for this secret except the one `AWSCURRENT`
- * holds now. Keys are matched by name in the full list, so a key id written into the secret can
- * never get another secret's key revoked.
+ * After the grace period, revokes the secret's keys other than the one this rotation made (named
+ * `<secret>@<token>`) and, if newer than it, the one `AWSCURRENT` names (a key provisioned during
+ * the grace period). Keys are matched by name in the full list, so a key id written into the
+ * secret can neither get another secret's key revoked nor keep an older key of this one alive;
+ * if the key this rotation made is not listed, nothing is revoked.
  */
-async function revokeSuperseded(secretId: string, secretName: string, options: RotationOptions): Promise<void> {
+async function revokeSuperseded(
+  secretId: string,
+  secretName: string,
+  token: string,
+  options: RotationOptions,
+): Promise<void> {
   const log = options.log ?? (() => undefined);
-  const keyId = async () => (await read(options.secrets, secretId, "AWSCURRENT")).value.keyId;
-  const stale = async (keep: string | undefined) =>
-    (await options.admin.listKeys()).filter((k) => keyBelongsTo(k.name, secretName) && k.id !== keep);
-  if ((await stale(await keyId())).length === 0) return;
+  const superseded = async () => {
+    const mine = (await options.admin.listKeys()).filter((k) => keyBelongsTo(k.name, secretName));
+    const minted = mine.find((k) => k.name === `${secretName}@${token}`);
+    if (!minted) return undefined;
+    const currentId = (await read(options.secrets, secretId, "AWSCURRENT")).value.keyId;
+    const current = mine.find((k) => k.id === currentId && k.id !== minted.id);
+    const keep = new Set([minted.id]);
+    if (current && Date.parse(current.createdAt ?? "") > Date.parse(minted.createdAt ?? "")) keep.add(current.id);
+    return mine.filter((k) => !keep.has(k.id));
+  };
+  const before = await superseded();
+  if (!before) {
+    log("the key this rotation made is not listed; revoking nothing", { secretId: secretName });
+    return;
+  }
+  if (before.length === 0) return;
   await sleep(options.graceMs ?? 360_000);
-  // Read again after the wait: a key provisioned meanwhile is the current one and stays.
-  const keep = await keyId();
-  for (const key of await stale(keep)) {
+  // Decided again after the wait: a key provisioned meanwhile is kept.
+  for (const key of (await superseded()) ?? []) {
     const revoked = await options.admin.revokeKey(key.id);
     log(revoked ? "revoked a superseded key" : "a superseded key was already revoked", {
       secretId: secretName,

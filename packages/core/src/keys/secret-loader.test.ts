@@ -299,6 +299,31 @@ describe("SecretLoader through the AWS SDK and a local Secrets Manager endpoint"
       expect((await loader.get()).apiKey).toBe("flxbl_NEWnewNE_rotatedkeyrotatedkey00");
     });
 
+    it("gives every caller the last good value while a background read hangs, not only the one that started it", async () => {
+      const { loader, clock } = await warm();
+      await proxy.set("hang");
+      clock.now += 1_500;
+      await loader.get(); // the first failed read: 300 ms, then the last good value
+      clock.now += 1_100; // past the first backoff: the next call starts a read in the background
+
+      const during = await Promise.all([loader.get(), loader.get(), loader.refresh(), loader.get()]);
+
+      expect(during.map((s) => s.apiKey)).toEqual([fakeKey, fakeKey, fakeKey, fakeKey]);
+      expect(loader.fetches).toBe(3);
+    });
+
+    it("answers a refused key with SecretUnavailableError (503) when Secrets Manager cannot give a new one", async () => {
+      const { loader, clock } = await warm();
+      await proxy.set("refuse");
+      clock.now += 11_000;
+      const source = loader.apiKeySource();
+
+      const error = await source.refresh?.(fakeKey).catch((err: unknown) => err);
+
+      expect(error).toBeInstanceOf(SecretUnavailableError);
+      expect((error as Error).message).not.toContain(fakeKey);
+    });
+
     it("stops serving the old value once the max-stale window has passed", async () => {
       const { loader, clock } = await warm({ maxStaleMs: 5_000 });
       await proxy.set("refuse");

@@ -323,7 +323,8 @@ export class SecretLoader {
   /**
    * The API key as the FLXBL client's key source: on a 401 it re-reads the secret unless the
    * cache already holds a different key than the refused one, and at most once per 10 s (a key
-   * FLXBL keeps refusing must not cost a Secrets Manager call per request).
+   * FLXBL keeps refusing must not cost a Secrets Manager call per request). When the refused key
+   * is all it has because Secrets Manager is failing, it throws `SecretUnavailableError` (503).
    */
   apiKeySource(): ApiKeySource {
     return {
@@ -332,9 +333,18 @@ export class SecretLoader {
         const cached = this.#cached?.value.apiKey;
         if (cached !== undefined && cached !== rejected) return cached;
         // A read already under way (another 401 started it) is the refresh this one wants too.
-        if (this.#inFlight) return (await this.#inFlight).apiKey;
-        if (cached !== undefined && this.#now() - this.#lastReadAt < authRefreshFloorMs) return cached;
-        return (await this.refresh()).apiKey;
+        const fresh =
+          this.#inFlight || cached === undefined || this.#now() - this.#lastReadAt >= authRefreshFloorMs
+            ? (await this.#load()).apiKey
+            : cached;
+        // FLXBL refused the key we hold and Secrets Manager cannot give us another: an outage
+        // (answered 503, retried), not a bad key.
+        if (fresh === rejected && this.#failure?.error instanceof SecretUnavailableError)
+          throw new SecretUnavailableError(
+            this.secretId,
+            `FLXBL refused the cached key of ${this.secretId}, and the secret cannot be read now for a new one`,
+          );
+        return fresh;
       },
     };
   }
@@ -347,15 +357,16 @@ export class SecretLoader {
   }
 
   #load(): Promise<FunctionSecret> {
-    if (this.#inFlight) return this.#inFlight;
     const failure = this.#failure;
+    // While reads are failing, callers get the last good value at once, whatever is in flight.
+    const stale = failure?.error instanceof SecretUnavailableError ? this.#servable() : undefined;
+    if (this.#inFlight) {
+      if (stale) return this.#serveStale(stale);
+      return this.#orLastGood(this.#inFlight);
+    }
     if (failure && this.#now() < failure.retryAt) {
       // Backing off after a failure: no new read yet.
-      const stale = failure.error instanceof SecretUnavailableError ? this.#servable() : undefined;
-      if (stale) {
-        this.staleServes++;
-        return Promise.resolve(stale);
-      }
+      if (stale) return this.#serveStale(stale);
       return Promise.reject(failure.error);
     }
     const started = this.#now();
@@ -370,14 +381,22 @@ export class SecretLoader {
         this.#inFlight = undefined;
       });
     this.#inFlight = load;
-    const stale = failure ? this.#servable() : undefined;
-    if (stale && failure?.error instanceof SecretUnavailableError) {
+    if (stale) {
       // Still failing: retry in the background; this caller gets the last good value now.
       load.catch(() => undefined);
-      this.staleServes++;
-      return Promise.resolve(stale);
+      return this.#serveStale(stale);
     }
-    return load.catch((err: unknown) => {
+    return this.#orLastGood(load);
+  }
+
+  #serveStale(value: FunctionSecret): Promise<FunctionSecret> {
+    this.staleServes++;
+    return Promise.resolve(value);
+  }
+
+  /** The read's value, or the last good one when the read fails for a transient reason. */
+  #orLastGood(read: Promise<FunctionSecret>): Promise<FunctionSecret> {
+    return read.catch((err: unknown) => {
       const fallback = err instanceof SecretUnavailableError ? this.#servable() : undefined;
       if (!fallback) throw err;
       this.staleServes++;

@@ -76,8 +76,6 @@ const ordinaryNames = [
   "orderId",
   "message",
   "name",
-  "SecretNotFoundError",
-  "InvalidTokenException",
   "0",
 ];
 
@@ -128,6 +126,17 @@ describe("redactString", () => {
       "https://x.example/?session=[REDACTED]&y=1",
     ],
     ["a Stripe signature", `v0=${"ab".repeat(10)}`, "v0=[REDACTED]"],
+    [
+      "a token used as the user name of an https URL",
+      "cloning https://notarealtoken0123456789@git.example.com/org/repo",
+      "cloning https://[REDACTED]@git.example.com/org/repo",
+    ],
+    [
+      "a PEM private key, however it is labelled",
+      "private: -----BEGIN RSA PRIVATE KEY-----\nMIIEnotreal\nabc\n-----END RSA PRIVATE KEY----- done",
+      "private: [REDACTED private key] done",
+    ],
+    ["a PEM private key cut short", "key -----BEGIN PRIVATE KEY----- MIIEnotreal", "key [REDACTED private key]"],
   ])("replaces %s exactly", (_, text, expected) => {
     expect(redactString(text)).toBe(expected);
   });
@@ -155,6 +164,7 @@ describe("redactString", () => {
     "the token expired; retrying",
     "Error: Request failed with status 429",
     "SecretUnavailableError: Reading secret flxbl-lambda/prod/payments-webhook failed (TimeoutError)",
+    "InvalidTokenException: the token expired",
     "[REDACTED]",
     "",
   ])("leaves ordinary text alone: %j", (text) => {

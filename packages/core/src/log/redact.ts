@@ -51,6 +51,19 @@ const secretPatterns: SecretPattern[] = [
     replacement: `$1${REDACTED}@`,
   },
   {
+    // `https://<token>@host` (a token as the user name, as GitHub tokens are used); `ssh://git@`
+    // and other schemes keep a plain user name.
+    mayMatch: contains("@"),
+    pattern: /\b(https?:\/\/)(?!\[REDACTED)[^\s/?#@"'<>:]+@/gi,
+    replacement: `$1${REDACTED}@`,
+  },
+  {
+    // A PEM private key, whole (or to the end of the text when its END line is missing).
+    mayMatch: contains("PRIVATE KEY-----"),
+    pattern: /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g,
+    replacement: "[REDACTED private key]",
+  },
+  {
     mayMatch: contains("="),
     pattern: new RegExp(String.raw`([?&;](?:${secretQueryParameters.join("|")})=)(?!\[REDACTED)[^&\s"'#]+`, "gi"),
     replacement: `$1${REDACTED}`,
@@ -168,6 +181,8 @@ function redactNamedValues(text: string): string {
     const valueStart = match.index + openQuote.length + name.length + separator.length + scheme.length;
     const keep =
       !isSensitiveKey(name) ||
+      // `SecretUnavailableError: Reading secret ...` heads a stack trace: a class name, not a field.
+      /^[A-Z][A-Za-z0-9]*(?:Error|Exception)$/.test(name) ||
       value.startsWith("[REDACTED") ||
       /^(?:null|true|false)$/.test(value) ||
       isSourceLocation(name, separator.trim(), value);

@@ -20,10 +20,6 @@ const allowedSuffixes = [
   "keyids",
   "previouskeyid",
   "tokentype",
-  // Error class names (`SecretUnavailableError: Reading secret ...` heads a stack trace).
-  "error",
-  "errors",
-  "exception",
 ];
 
 /** Words that mark a secret wherever they sit in the name: `x-amz-security-token`, `clientSecret`, `setCookie`. */
@@ -65,7 +61,7 @@ function decide(name: string): boolean {
  * `signingkey`, `sessionkey`, `masterkey`, `encryptionkey`, `clientkey` or `authkey` (or their
  * plurals); or is exactly `auth`, `pwd` or `sig`. Names that only identify a secret
  * (`secretId`, `secretArn`, `secretName`, `keyId`, `previousKeyId`, `tokenType`, and names ending
- * in them) are not sensitive, nor are error class names (`SecretNotFoundError`).
+ * in them) are not sensitive.
  *
  * @example
  * ```ts

@@ -265,6 +265,53 @@ describe("KeyedLock against dynalite", () => {
     expect(classifyError(error)).toEqual({ kind: "retry", retryAfterSeconds: 5 });
   });
 
+  it("tells the holder that takes over a lapsed lease when its crashed holder had the key until", async () => {
+    const key = newKey();
+    const crashedUntil = Date.now() + 300;
+    await crashedHolder(key, 300);
+
+    const hold = await lock({ waitMs: 5_000 }).run(key, async (h) => h);
+
+    expect(hold.lastReleasedAt).toBe(crashedUntil);
+  });
+
+  it("keeps the key until its lease lapses after a write that was sent without an answer, even when the holder went on", async () => {
+    const key = newKey();
+    await lock({ leaseMs: 400 }).run(key, async (hold) => {
+      // What the FLXBL client does when an attempt of a write timed out (its retry then succeeded).
+      hold.callOptions.onUnknownOutcome?.();
+      return "done";
+    });
+    const started = Date.now();
+
+    await lock({ waitMs: 5_000 }).run(key, async () => undefined);
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it("never aborts a finished holder's signal, even when a renewal answers after it finished", async () => {
+    const key = newKey();
+    // Renewals take 200 ms: one is still on its way when the holder returns.
+    const slowRenewals = {
+      send: async (command: unknown) => {
+        if (
+          command instanceof UpdateCommand &&
+          String(command.input.UpdateExpression).startsWith("SET leaseUntil = :lease")
+        )
+          await sleep(200);
+        return client.send(command as PutCommand);
+      },
+    } as unknown as DynamoDBDocumentClient;
+
+    const signal = await lock({ leaseMs: 300, client: slowRenewals }).run(key, async (hold) => {
+      await sleep(150);
+      return hold.signal;
+    });
+    await sleep(700);
+
+    expect(signal.aborted).toBe(false);
+  });
+
   it("tells the next holder when the key was last released", async () => {
     const key = newKey();
     const before = Date.now();

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { sharedDynamoDbClient } from "../aws.js";
+import type { CallOptions } from "../flxbl/types.js";
 import { RetryLaterError } from "../middleware/errors.js";
 import { stateStoreError } from "./errors.js";
 
@@ -50,20 +51,30 @@ export interface KeyedLockOptions {
  * @example
  * ```ts
  * await lock.run(`order#${id}`, async (hold: LockHold) => {
- *   const order = await orders.get(id, { signal: hold.signal });
+ *   const order = await orders.get(id, hold.callOptions);
  *   hold.assertHeld();
- *   await orders.update(id, { status: "expired" }, { signal: hold.signal });
+ *   await orders.update(id, { status: "expired" }, hold.callOptions);
  * });
  * ```
  */
 export interface LockHold {
-  /** When the key was last released before this holder took it (epoch ms), if known. */
+  /**
+   * When another holder last had the key (epoch ms): its release, or the end of the lease of a
+   * holder that never released it (it crashed, or kept it after an uncertain write). Undefined
+   * when nobody has held it. A record read before this moment may be stale.
+   */
   lastReleasedAt: number | undefined;
   /**
    * Aborts when the lease may be about to lapse (renewals failed or were refused). Pass it to
    * every call made under the lock, so nothing is sent, or kept waiting, past the lease.
    */
   signal: AbortSignal;
+  /**
+   * Options for every FLXBL call made under the lock: {@link signal}, and a flag that a write
+   * was sent without an answer (it may land later), so the lock is kept until its lease lapses
+   * instead of being released.
+   */
+  readonly callOptions: CallOptions;
   /** End of the lease as last renewed, minus the margin (epoch ms): the holder's own deadline. */
   readonly deadline: number;
   /** Throws {@link LockLostError} unless the lease still runs past the margin: call it before a write. */
@@ -111,15 +122,16 @@ export function lockItemId(key: string): string {
  *
  * The holder renews its lease while it works, so a slow FLXBL call cannot outlast the lock;
  * when renewing fails, the hold's `signal` aborts before the lease ends. After a write whose
- * outcome is unknown (a timeout), the lock is not released early: it lapses a lease later, giving
- * a request still in flight at FLXBL time to land before anyone else reads the record.
+ * outcome is unknown (an attempt that timed out, even if a retry then succeeded), the lock is not
+ * released early: it lapses a lease later, giving a request still in flight at FLXBL time to land
+ * before anyone else reads the record.
  *
  * @example
  * ```ts
  * const lock = new KeyedLock({ tableName: stateTableName(env), namespaces: ["order"] });
  * await lock.run(`order#${orderId}`, async (hold) => {
- *   const order = await orders.get(orderId, { signal: hold.signal });
- *   await orders.update(orderId, { status: "paid" }, { signal: hold.signal });
+ *   const order = await orders.get(orderId, hold.callOptions);
+ *   await orders.update(orderId, { status: "paid" }, hold.callOptions);
  * });
  * ```
  */
@@ -175,6 +187,7 @@ export class KeyedLock {
       },
       Math.max(50, Math.floor(this.#leaseMs / 3)),
     );
+    heartbeat.unref();
     let keep = false;
     try {
       return await fn(hold);
@@ -185,7 +198,7 @@ export class KeyedLock {
       clearInterval(heartbeat);
       hold.dispose();
       // A write that may still land keeps the key until the lease lapses on its own.
-      if (!keep) await this.#release(id, owner);
+      if (!keep && !hold.mayStillLand) await this.#release(id, owner);
     }
   }
 
@@ -205,8 +218,15 @@ export class KeyedLock {
           ReturnValues: "ALL_OLD",
         }),
       );
-      const released = out.Attributes?.releasedAt;
-      return { lastReleasedAt: typeof released === "number" ? released : undefined, leaseUntil };
+      const previous = out.Attributes ?? {};
+      const released = typeof previous.releasedAt === "number" ? previous.releasedAt : Number.NEGATIVE_INFINITY;
+      // Taken over from a holder that never released (its lease lapsed): it had the key until then.
+      const lapsed =
+        previous.owner !== undefined && typeof previous.leaseUntil === "number"
+          ? previous.leaseUntil
+          : Number.NEGATIVE_INFINITY;
+      const last = Math.max(released, lapsed);
+      return { lastReleasedAt: Number.isFinite(last) ? last : undefined, leaseUntil };
     } catch (err) {
       if (isConditionFailure(err)) return undefined;
       throw stateStoreError("taking a lock", err);
@@ -265,8 +285,17 @@ export class KeyedLock {
 class Hold implements LockHold {
   readonly #controller = new AbortController();
   readonly signal = this.#controller.signal;
+  /** Set when a write under the lock was sent and left without an answer. */
+  mayStillLand = false;
+  readonly callOptions: CallOptions = {
+    signal: this.signal,
+    onUnknownOutcome: () => {
+      this.mayStillLand = true;
+    },
+  };
   #leaseUntil: number;
   #timer: NodeJS.Timeout | undefined;
+  #disposed = false;
 
   constructor(
     readonly key: string,
@@ -289,16 +318,18 @@ class Hold implements LockHold {
   }
 
   extend(leaseUntil: number): void {
-    if (this.signal.aborted) return;
+    // A renewal that answers after the holder finished changes nothing.
+    if (this.#disposed || this.signal.aborted) return;
     this.#leaseUntil = Math.max(this.#leaseUntil, leaseUntil);
     this.#arm();
   }
 
   lose(): void {
-    this.#abort(`the lock on ${this.key} was taken over`);
+    if (!this.#disposed) this.#abort(`the lock on ${this.key} was taken over`);
   }
 
   dispose(): void {
+    this.#disposed = true;
     clearTimeout(this.#timer);
   }
 
@@ -308,6 +339,8 @@ class Hold implements LockHold {
       () => this.#abort(`the lock on ${this.key} could not be renewed`),
       Math.max(0, this.deadline - this.now()),
     );
+    // A lease timer never keeps a process alive on its own.
+    this.#timer.unref();
   }
 
   #abort(reason: string): void {

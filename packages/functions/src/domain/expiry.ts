@@ -36,7 +36,7 @@ export async function expireOrder(
   return lock.run(`order#${order.id}`, async (hold) => {
     const current =
       hold.lastReleasedAt !== undefined && hold.lastReleasedAt >= context.fetchedAt
-        ? await orders.find(order.id, { signal: hold.signal })
+        ? await orders.find(order.id, hold.callOptions)
         : order;
     if (
       current?.status !== "pending" ||
@@ -48,7 +48,7 @@ export async function expireOrder(
     const updated = await orders.update(
       order.id,
       { status: "expired", expiredAt: context.now().toISOString() },
-      { signal: hold.signal },
+      hold.callOptions,
     );
     if (updated.paymentReference) {
       const restored = updated.refundedAt ? "refunded" : "paid";
@@ -57,7 +57,7 @@ export async function expireOrder(
         orderId: order.id,
         restored,
       });
-      await orders.update(order.id, { status: restored, expiredAt: null }, { signal: hold.signal });
+      await orders.update(order.id, { status: restored, expiredAt: null }, hold.callOptions);
     }
     return "changed";
   });

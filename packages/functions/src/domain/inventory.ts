@@ -15,7 +15,7 @@ export async function applyStockUpdate(
 ): Promise<EventOutcome & { productId?: string }> {
   const { sku, quantity, version } = update.data;
   return lock.run(`product#${sku}`, async (hold) => {
-    const [product, another] = await products.query({ where: { sku }, limit: 2 }, { signal: hold.signal });
+    const [product, another] = await products.query({ where: { sku }, limit: 2 }, hold.callOptions);
     if (!product) return { status: "ignored", reason: `no product with sku ${sku}` };
     if (another) return { status: "ignored", reason: `sku ${sku} names more than one product` };
     const stored = product.stockVersion ?? -1;
@@ -29,7 +29,7 @@ export async function applyStockUpdate(
     await products.update(
       product.id,
       { stock: quantity, stockVersion: version, stockUpdatedAt: update.timestamp },
-      { signal: hold.signal },
+      hold.callOptions,
     );
     return { status: "applied", productId: product.id, from: String(product.stock), to: String(quantity) };
   });

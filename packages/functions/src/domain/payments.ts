@@ -114,14 +114,14 @@ export async function applyPaymentEvent(
       : parsePayload(paymentIntentSchema, event.data.object, `${event.type} data.object`);
   const orderId = object.metadata.orderId;
   return lock.run(`order#${orderId}`, async (hold) => {
-    const order = await orders.find(orderId, { signal: hold.signal });
+    const order = await orders.find(orderId, hold.callOptions);
     if (!order) return { status: "ignored", reason: "order not found", orderId };
     const decision = decidePayment(order, { ...event, data: { ...event.data, object } });
     if ("later" in decision) throw new RetryLaterError(`order ${orderId}: ${decision.later}`, refundRetrySeconds);
     if ("unchanged" in decision)
       return { status: "unchanged", reason: decision.unchanged, orderId, from: order.status };
     hold.assertHeld();
-    const updated = await orders.update(orderId, decision.patch, { signal: hold.signal });
+    const updated = await orders.update(orderId, decision.patch, hold.callOptions);
     return { status: "applied", orderId, from: order.status, to: updated.status };
   });
 }

@@ -8,7 +8,7 @@
  * figure 3's cold start is "import the bundle, then serve the first invocation".
  */
 import { readFileSync } from "node:fs";
-import { lambdaContext } from "../../packages/local/src/lambda-events.js";
+import { lambdaContext } from "../../packages/core/src/testing/lambda-events.js";
 import type { Invoke, WorkerReply } from "../lib/protocol.js";
 
 type Handler = (event: unknown, context: unknown) => Promise<unknown>;

@@ -12,4 +12,6 @@ export * from "./manifest.js";
 export * from "./middleware/index.js";
 export * from "./state/errors.js";
 export * from "./state/lock.js";
+export * from "./testing/index.js";
+export * from "./webhook-handler.js";
 export * from "./webhooks/index.js";

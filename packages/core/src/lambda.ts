@@ -1,18 +1,15 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import middy, { type MiddlewareObj, type MiddyfiedHandler } from "@middy/core";
-import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
-import { type FunctionEnv, stateTableName } from "./env.js";
+import middy, { type MiddyfiedHandler } from "@middy/core";
+import type { Context } from "aws-lambda";
+import type { FunctionEnv } from "./env.js";
 import type { FlxblClientOptions } from "./flxbl/client.js";
 import { type SecretLoader, secretLoader } from "./keys/secret-loader.js";
 import { createLogger } from "./log/logger.js";
-import type { SignatureScheme } from "./manifest.js";
 import { type FlxblContext, flxbl } from "./middleware/flxbl.js";
 import { httpErrors } from "./middleware/http-errors.js";
-import { webhookIdempotency } from "./middleware/idempotency.js";
 import { sanitizeErrors } from "./middleware/sanitize-errors.js";
-import { type VerifiedWebhook, webhook } from "./middleware/webhook.js";
+import { KeyedLock } from "./state/lock.js";
 
 /**
  * middy's early timeout in {@link flxblHandler}: the time kept to answer before Lambda's deadline.
@@ -37,6 +34,12 @@ export const defaultTimeoutEarlyMs = 1000;
  */
 export interface HandlerContext extends FlxblContext {
   logger: Logger;
+  /**
+   * A per-record lease lock on the state table, limited to the lock namespaces the manifest entry
+   * declares (`locks: ["order"]` allows keys `order#<id>`); run FLXBL calls under it with
+   * `hold.callOptions`. Refuses every key when the entry declares none.
+   */
+  lock: KeyedLock;
 }
 
 /**
@@ -49,8 +52,8 @@ export interface HandlerContext extends FlxblContext {
  * ```
  */
 export interface FlxblHandlerOptions {
-  /** The function's manifest entry (its name and scopes are used). */
-  spec: { name: string; scopes: readonly string[] };
+  /** The function's manifest entry (its name, scopes and lock namespaces are used). */
+  spec: { name: string; scopes: readonly string[]; locks?: readonly string[] };
   /** The function's environment, from `readFunctionEnv(process.env)`. */
   env: FunctionEnv;
   /** @default a redacting Powertools Logger named after the function */
@@ -90,11 +93,13 @@ export function flxblHandler<TEvent, TResult>(
 ): MiddyfiedHandler<TEvent, TResult, Error, Context> {
   const logger = options.logger ?? createLogger({ serviceName: options.spec.name });
   const timeoutEarly = options.timeoutEarlyInMillis ?? defaultTimeoutEarlyMs;
+  const lock = lockFor(options);
   return middy<TEvent, TResult, Error, Context>(
     async (event: TEvent, context: Context, { signal }: { signal: AbortSignal }) => {
       const ctx = context as HandlerContext;
       ctx.flxbl = ctx.flxbl.bind({ signal });
       ctx.logger = logger;
+      ctx.lock = lock;
       return handler(event, ctx);
     },
     { timeoutEarlyInMillis: timeoutEarly },
@@ -107,7 +112,7 @@ export function flxblHandler<TEvent, TResult>(
         baseUrl: options.env.FLXBL_URL,
         secretId: options.env.FLXBL_SECRET_ARN,
         scopes: options.spec.scopes,
-        secrets: options.secrets ?? sharedLoader(options.env, logger),
+        secrets: options.secrets ?? functionSecretLoader(options.env, logger),
         // FLXBL calls give up before middy's early timeout fires, so they fail with a clear error.
         client: { safetyMarginMs: timeoutEarly + 500, ...options.client },
         logger,
@@ -115,87 +120,29 @@ export function flxblHandler<TEvent, TResult>(
     );
 }
 
-/**
- * The context a handler made with {@link webhookHandler} receives.
- *
- * @example
- * ```ts
- * export const handler = webhookHandler({ spec, env }, async (_event, context: WebhookHandlerContext) => {
- *   context.logger.info("event received", { id: context.webhook.id, type: context.webhook.type });
- *   return { statusCode: 200, body: "{}" };
- * });
- * ```
- */
-export interface WebhookHandlerContext extends HandlerContext {
-  webhook: VerifiedWebhook;
+/** The function's lock: its declared namespaces on the state table (none declared: every key refused). */
+function lockFor(options: FlxblHandlerOptions): KeyedLock {
+  const tableName = options.env.STATE_TABLE_NAME;
+  const namespaces = options.spec.locks ?? [];
+  if (tableName) return new KeyedLock({ tableName, namespaces });
+  return {
+    run: async () => {
+      throw new Error(`${options.spec.name} has no state table (STATE_TABLE_NAME) to lock on`);
+    },
+  } as unknown as KeyedLock;
 }
 
 /**
- * Options of {@link webhookHandler}: those of {@link flxblHandler} plus the webhook's.
+ * The process-wide loader of a function's own secret (`FLXBL_SECRET_ARN`) with its environment's
+ * settings (`FLXBL_SECRET_TTL_SECONDS`, `FLXBL_SECRET_MAX_STALE_SECONDS`): the one
+ * {@link flxblHandler} and the webhook middleware share.
  *
  * @example
  * ```ts
- * const options: WebhookHandlerOptions = { spec: paymentsWebhook, env, maxBodyBytes: 64 * 1024 };
- * export const handler = webhookHandler(options, applyPayment);
+ * const { signingSecrets } = await functionSecretLoader(readFunctionEnv(process.env), logger).get();
  * ```
  */
-export interface WebhookHandlerOptions extends FlxblHandlerOptions {
-  spec: { name: string; scopes: readonly string[]; signature: SignatureScheme };
-  /** @default 262144 (256 KiB) */
-  maxBodyBytes?: number;
-  /** @default 300 */
-  toleranceSeconds?: number;
-  /** Clock for the signature window (tests). @default Date.now */
-  now?: () => number;
-  /** DynamoDB client for idempotency records (tests). @default reads `AWS_ENDPOINT_URL_DYNAMODB` */
-  dynamodb?: DynamoDBClient;
-}
-
-/**
- * A signed, idempotent webhook: {@link flxblHandler}'s stack, then {@link webhook} (size limit,
- * signature on the raw bytes, JSON, event id and type), then {@link webhookIdempotency} keyed
- * by the sender's event id. The handler sees each verified event at most once.
- *
- * @example
- * ```ts
- * export const handler = webhookHandler({ spec, env: readFunctionEnv(process.env) }, async (event, context) => {
- *   const { type, payload } = context.webhook;
- *   return { statusCode: 200, body: JSON.stringify({ status: "applied", type }) };
- * });
- * ```
- */
-export function webhookHandler<TResult>(
-  options: WebhookHandlerOptions,
-  handler: (event: APIGatewayProxyEventV2, context: WebhookHandlerContext) => Promise<TResult>,
-): MiddyfiedHandler<APIGatewayProxyEventV2, TResult, Error, Context> {
-  const tableName = stateTableName(options.env);
-  const logger = options.logger ?? createLogger({ serviceName: options.spec.name });
-  const secrets = options.secrets ?? sharedLoader(options.env, logger);
-  return flxblHandler<APIGatewayProxyEventV2, TResult>({ ...options, logger, secrets }, (event, context) =>
-    handler(event, context as WebhookHandlerContext),
-  )
-    .use(
-      webhook({
-        scheme: options.spec.signature,
-        secrets,
-        logger,
-        maxBodyBytes: options.maxBodyBytes,
-        toleranceSeconds: options.toleranceSeconds,
-        now: options.now,
-      }) as MiddlewareObj<APIGatewayProxyEventV2, TResult, Error, Context>,
-    )
-    .use(
-      webhookIdempotency({
-        tableName,
-        functionName: options.spec.name,
-        scheme: options.spec.signature,
-        client: options.dynamodb,
-        logger,
-      }) as MiddlewareObj<APIGatewayProxyEventV2, TResult, Error, Context>,
-    );
-}
-
-function sharedLoader(env: FunctionEnv, logger: Logger): SecretLoader {
+export function functionSecretLoader(env: FunctionEnv, logger: Logger): SecretLoader {
   const ttl = env.FLXBL_SECRET_TTL_SECONDS;
   const maxStale = env.FLXBL_SECRET_MAX_STALE_SECONDS;
   return secretLoader({

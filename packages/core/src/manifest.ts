@@ -1,4 +1,6 @@
 import { isScope, type Scope } from "./flxbl/scopes.js";
+import "./webhooks/built-in.js";
+import { type SignatureSchemeName, signatureScheme, UnknownSignatureSchemeError } from "./webhooks/scheme.js";
 
 /**
  * An API Gateway HTTP API route: `POST /webhooks/payments`.
@@ -26,16 +28,6 @@ export interface ScheduleTrigger {
   kind: "schedule";
   expression: `rate(${string})` | `cron(${string})`;
 }
-
-/**
- * How a webhook's sender signs its requests.
- *
- * @example
- * ```ts
- * const scheme: SignatureScheme = "standard-webhooks";
- * ```
- */
-export type SignatureScheme = "stripe" | "standard-webhooks";
 
 interface BaseSpec {
   /** Kebab-case, unique: names the Lambda, its secret and its FLXBL key. */
@@ -76,7 +68,11 @@ interface BaseSpec {
  */
 export interface WebhookSpec extends BaseSpec {
   trigger: HttpTrigger;
-  signature: SignatureScheme;
+  /**
+   * The name of the registered signature scheme its sender signs with: a built-in one (`stripe`,
+   * `standard-webhooks`, `github`, `shopify`) or one registered with `registerSignatureScheme`.
+   */
+  signature: SignatureSchemeName;
 }
 
 /**
@@ -149,6 +145,12 @@ export function defineManifest<const T extends readonly FunctionSpec[]>(function
     if (!Number.isInteger(memory) || memory < 128 || memory > 10240)
       problems.push(`${at}: memoryMb must be an integer in 128..10240`);
     if (fn.trigger.kind === "http") {
+      try {
+        signatureScheme((fn as WebhookSpec).signature);
+      } catch (err) {
+        if (!(err instanceof UnknownSignatureSchemeError)) throw err;
+        problems.push(`${at}: signature ${err.message}`);
+      }
       const route = `${fn.trigger.method} ${fn.trigger.path}`;
       if (routes.has(route)) problems.push(`${at}: route ${route} is used twice`);
       routes.add(route);

@@ -44,6 +44,27 @@ export const stripeEventSchema = z.looseObject({
   data: z.looseObject({ object: z.record(z.string(), z.unknown()) }),
 });
 
+/** A Stripe event of one `type` whose `data.object` is checked by `object`. */
+const stripeEventOf = <Type extends string, Object extends z.ZodMiniType>(type: Type, object: Object) =>
+  z.looseObject({
+    id: id(),
+    object: z.literal("event"),
+    type: z.literal(type),
+    created: z.int().check(z.positive()),
+    livemode: z.optional(z.boolean()),
+    data: z.looseObject({ object }),
+  });
+
+/**
+ * The Stripe events the payments webhook acts on, each with its payload's schema: the webhook
+ * acknowledges every other type as ignored, and answers 400 to a listed one that does not fit.
+ */
+export const paymentEvents = {
+  "payment_intent.succeeded": stripeEventOf("payment_intent.succeeded", paymentIntentSchema),
+  "payment_intent.payment_failed": stripeEventOf("payment_intent.payment_failed", paymentIntentSchema),
+  "charge.refunded": stripeEventOf("charge.refunded", chargeSchema),
+};
+
 /** `inventory.updated`: the absolute stock of a SKU at the sender's version `version`. */
 export const inventoryUpdatedSchema = z.object({
   type: z.literal("inventory.updated"),
@@ -56,9 +77,16 @@ export const inventoryUpdatedSchema = z.object({
 });
 
 export type StripeEvent = z.infer<typeof stripeEventSchema>;
+/** One of the payment events the webhook handles, validated. */
+export type PaymentEvent = {
+  [K in keyof typeof paymentEvents]: z.infer<(typeof paymentEvents)[K]>;
+}[keyof typeof paymentEvents];
 export type PaymentIntent = z.infer<typeof paymentIntentSchema>;
 export type Charge = z.infer<typeof chargeSchema>;
 export type InventoryUpdated = z.infer<typeof inventoryUpdatedSchema>;
+
+/** The inventory webhook's event types. */
+export const inventoryEvents = { "inventory.updated": inventoryUpdatedSchema };
 
 /** Parses with `schema` or throws a 400 {@link ClientError} listing each problem by path. */
 export function parsePayload<T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T {

@@ -106,9 +106,11 @@ export class Harness {
     process.env.FLXBL_URL = this.flxbl.url;
     process.env.FLXBL_SECRET_ARN = provisioned.secretId;
     process.env.STATE_TABLE_NAME = this.tableName;
-    // The extra variables hold for this cold start only (the module reads them at import).
-    const saved = Object.fromEntries(Object.keys(extraEnv).map((k) => [k, process.env[k]]));
-    for (const [k, v] of Object.entries(extraEnv)) process.env[k] = v;
+    // The manifest entry's environment (as its stack sets it) and the extra variables hold for
+    // this cold start only (the module reads them at import).
+    const vars = { ...spec.environment, ...extraEnv };
+    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    for (const [k, v] of Object.entries(vars)) process.env[k] = v;
     const [file, exportName] = splitHandler(spec.handler);
     // A fresh module graph: a cold start, with its own secret cache and clients.
     vi.resetModules();

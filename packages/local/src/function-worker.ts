@@ -3,7 +3,7 @@
  * environment (given by the parent), its own module graph and caches. The parent sends
  * `invoke` messages over IPC and gets `result` or `error` back.
  */
-import { lambdaContext } from "./lambda-events.js";
+import { lambdaContext } from "@flxbl-lambda/core";
 
 interface InvokeMessage {
   type: "invoke";

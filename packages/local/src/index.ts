@@ -1,6 +1,6 @@
+export { type HttpRequestInput, httpApiEvent, lambdaContext, scheduledEvent } from "@flxbl-lambda/core";
 export { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb.js";
 export { type FaultMode, type FaultProxy, startFaultProxy } from "./fault-proxy.js";
-export { type HttpRequestInput, httpApiEvent, lambdaContext, scheduledEvent } from "./lambda-events.js";
 export {
   newSigningSecret,
   type ProvisionOptions,

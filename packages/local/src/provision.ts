@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   CreateSecretCommand,
   GetSecretValueCommand,
@@ -11,6 +10,7 @@ import {
   keyBelongsTo,
   keyMatches,
   minSigningSecretBytes,
+  signatureScheme,
   signingSecretProblem,
   type WebhookSpec,
 } from "@flxbl-lambda/core";
@@ -50,9 +50,12 @@ export interface ProvisionResult {
   signingSecrets: string[];
 }
 
-/** A new Standard Webhooks / Stripe-style signing secret: `whsec_` + 32 random bytes in base64. */
-export function newSigningSecret(): string {
-  return `whsec_${randomBytes(32).toString("base64")}`;
+/**
+ * A new signing secret of the shape `scheme`'s senders use (by default Standard Webhooks'
+ * `whsec_` + 32 random bytes in base64); each scheme makes its own (`newSecret`).
+ */
+export function newSigningSecret(scheme = "standard-webhooks"): string {
+  return signatureScheme(scheme).newSecret();
 }
 
 /**
@@ -129,7 +132,7 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
     const signingSecrets = isWebhook(spec)
       ? current?.signingSecrets.length
         ? current.signingSecrets
-        : [newSigningSecret()]
+        : [newSigningSecret(spec.signature)]
       : [];
     const named = current?.keyId ? listed.find((k) => k.id === current.keyId) : undefined;
     // Provisioning names a key after its function, rotation after the secret plus `@<version>`.

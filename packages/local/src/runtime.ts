@@ -12,13 +12,20 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import { adminSecretName, type FunctionSpec, flxblUrlProblem, functionSecretName } from "@flxbl-lambda/core";
+import {
+  adminSecretName,
+  type FunctionSpec,
+  flxblUrlProblem,
+  functionSecretName,
+  httpApiEvent,
+  scheduledEvent,
+  type WebhookSpec,
+} from "@flxbl-lambda/core";
 import { type Emulator, type SeedData, startEmulator } from "@flxbl-lambda/emulator";
 import { appName, rotationFunction } from "@flxbl-lambda/functions";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
-import { httpApiEvent, scheduledEvent } from "./lambda-events.js";
 import { isOwnLoopbackHost, writePrivateFile } from "./private-io.js";
 import { type ProvisionResult, provisionKeys } from "./provision.js";
 import { parseSchedule } from "./schedule.js";
@@ -57,7 +64,15 @@ export interface RuntimeInfo {
   secretsManagerUrl: string;
   functions: Record<
     string,
-    { trigger: string; scopes: readonly string[]; secretName: string; signingSecrets?: string[]; url?: string }
+    {
+      trigger: string;
+      scopes: readonly string[];
+      secretName: string;
+      /** A webhook's signature scheme, its signing secrets and its URL. */
+      signature?: string;
+      signingSecrets?: string[];
+      url?: string;
+    }
   >;
 }
 
@@ -337,6 +352,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             secretName: secretName(spec.name),
             ...(spec.trigger.kind === "http"
               ? {
+                  signature: (spec as WebhookSpec).signature,
                   signingSecrets: byName.get(spec.name)?.signingSecrets ?? [],
                   url: `${gatewayUrl}${spec.trigger.path}`,
                 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { signStandardWebhook, signStripePayload } from "@flxbl-lambda/core";
+import { signatureScheme } from "@flxbl-lambda/core";
 import { readRuntimeInfo } from "./runtime-info.js";
 
 /** The fields of a FLXBL Order the sample events need. */
@@ -13,16 +13,23 @@ interface OrderRecord {
 const usage = `usage:
   npm run webhook -- payments-webhook <payment_intent.succeeded|payment_intent.payment_failed|charge.refunded> [orderId]
   npm run webhook -- inventory-webhook inventory.updated [sku] [quantity] [version]
+  npm run webhook -- <any webhook> <event type> [JSON data]
 
-Sends a correctly signed sample event to the running npm start. Without an orderId it uses the
-first pending order; without a version it uses the current time in milliseconds.`;
+Sends a sample event to the running npm start, signed the way the function's sender signs
+(its manifest entry's signature scheme). Without an orderId it uses the first pending order;
+without a version, the current time in milliseconds; for other webhooks, the JSON data given
+(default {}) as the event's data.`;
 
 async function main() {
   const [fn, type, ...rest] = process.argv.slice(2);
   const info = readRuntimeInfo();
   const target = fn ? info.functions[fn] : undefined;
-  if (!fn || !type || !target?.url || !target.signingSecrets?.[0]) throw new Error(usage);
+  if (!fn || !type || !target?.url || !target.signature || !target.signingSecrets?.[0]) {
+    const webhooks = Object.entries(info.functions).filter(([, f]) => f.url);
+    throw new Error(`${usage}\n\nwebhooks: ${webhooks.map(([name, f]) => `${name} (${f.signature})`).join(", ")}`);
+  }
   const secret = target.signingSecrets[0];
+  const scheme = signatureScheme(target.signature);
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${info.flxbl.url}${path}`, {
       method,
@@ -32,15 +39,14 @@ async function main() {
     return res.json() as Promise<OrderRecord & OrderRecord[]>;
   };
 
-  let body: string;
-  let headers: Record<string, string>;
+  let data: Record<string, unknown>;
   if (fn === "payments-webhook") {
     const order = rest[0]
       ? await admin("GET", `/dynamic/Order/${rest[0]}`)
       : (await admin("POST", "/dynamic/Order/query", { where: { status: "pending" }, limit: 1 }))[0];
     if (!order?.id) throw new Error("no order to pay: give an orderId, or create a pending order");
     const pi = `pi_${randomUUID().replaceAll("-", "").slice(0, 24)}`;
-    const object =
+    data =
       type === "charge.refunded"
         ? {
             id: `ch_${randomUUID().replaceAll("-", "").slice(0, 24)}`,
@@ -61,24 +67,19 @@ async function main() {
             last_payment_error:
               type === "payment_intent.payment_failed" ? { message: "Your card was declined." } : null,
           };
-    const event = {
-      id: `evt_${randomUUID().replaceAll("-", "")}`,
-      object: "event",
-      type,
-      created: Math.floor(Date.now() / 1000),
-      data: { object },
-    };
-    body = JSON.stringify(event);
-    headers = { "stripe-signature": signStripePayload(body, secret) };
-  } else {
+  } else if (fn === "inventory-webhook") {
     const [sku = "TEE-WHT-L", quantity = "25", version = String(Date.now())] = rest;
-    body = JSON.stringify({
-      type,
-      timestamp: new Date().toISOString(),
-      data: { sku, quantity: Number(quantity), version: Number(version) },
-    });
-    headers = signStandardWebhook(`msg_${randomUUID()}`, body, secret);
+    data = { sku, quantity: Number(quantity), version: Number(version) };
+  } else {
+    try {
+      data = JSON.parse(rest[0] ?? "{}") as Record<string, unknown>;
+    } catch {
+      throw new Error(`The event data must be JSON, e.g. '{"action":"opened"}'\n${usage}`);
+    }
   }
+  const id = randomUUID();
+  const body = JSON.stringify(scheme.sampleBody(type, id, data));
+  const headers = scheme.sign(body, secret, { id, type, timestampSeconds: Math.floor(Date.now() / 1000) });
   const res = await fetch(target.url, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },

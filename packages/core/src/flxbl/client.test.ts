@@ -1052,3 +1052,37 @@ describe("FlxblClient and FlxblAdmin on a redirect", () => {
     expect(reached).toEqual([]);
   });
 });
+
+describe("FlxblClient abort while the key is read", () => {
+  it("sends nothing when the caller aborts while the key source is still answering", async () => {
+    // Prepare: a lock lost during a slow secret read must not let the write go out after it.
+    const caller = new AbortController();
+    let sent = 0;
+    const unknown: string[] = [];
+    const apiKey: ApiKeySource = {
+      get: async () => {
+        caller.abort(new Error("lock lost"));
+        return "key";
+      },
+    };
+    const orders = createFlxblClient({
+      baseUrl: "http://flxbl.invalid/api/v1",
+      apiKey,
+      fetch: async () => {
+        sent++;
+        return new Response("{}");
+      },
+    }).entity<Order>("Order");
+
+    // Act
+    const err = await orders
+      .update("ord_1", { status: "paid" }, { signal: caller.signal, onUnknownOutcome: () => unknown.push("update") })
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(FlxblTimeoutError);
+    expect((err as Error).cause).toEqual(new Error("lock lost"));
+    expect(sent).toBe(0);
+    expect(unknown).toEqual([]);
+  });
+});

@@ -1,23 +1,26 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { EntityClient } from "./entity.js";
 import {
   type CallSite,
-  type FieldError,
+  errorFor,
   FlxblAuthError,
-  FlxblConflictError,
   type FlxblError,
-  FlxblForbiddenError,
   FlxblNetworkError,
-  FlxblNotFoundError,
-  FlxblRateLimitError,
   FlxblResponseError,
   FlxblScopeError,
-  FlxblServerError,
   FlxblTimeoutError,
-  FlxblValidationError,
+  retryAdvice,
 } from "./errors.js";
-import { grants, type ScopeNeed, scopeFor } from "./scopes.js";
-import type { CallOptions, Edge, FlxblRecord, ListPage, PageOptions, QueryOptions } from "./types.js";
+import { type AttemptFailure, decideRetry, type RetryOptions, type RetrySettings, retrySettings } from "./retry.js";
+import { grants, scopeFor } from "./scopes.js";
+import type { RequestSpec } from "./send.js";
+import { type Answer, AttemptError, sendAttempt } from "./transport.js";
+
+// Kept importable from here, where they were declared before the client was split.
+export { EntityClient } from "./entity.js";
+export { RelationshipClient } from "./relationship.js";
+export type { RetryOptions } from "./retry.js";
 
 /**
  * Where the client gets its API key. `refresh` is called once when FLXBL answers 401 with
@@ -44,24 +47,6 @@ export interface ApiKeySource {
  * ```
  */
 export type ClientLogger = Pick<Logger, "debug" | "warn">;
-
-/**
- * Retry policy for transient failures (429, 5xx, network).
- *
- * @example
- * ```ts
- * const retry: RetryOptions = { attempts: 3, maxDelayMs: 2000 };
- * const flxbl = createFlxblClient({ baseUrl: env.FLXBL_URL, apiKey, retry });
- * ```
- */
-export interface RetryOptions {
-  /** Attempts in all, the first included. @default 4 */
-  attempts?: number;
-  /** Backoff base: attempt n waits a random time in [0, base * 2^(n-1)] (full jitter). @default 100 */
-  baseDelayMs?: number;
-  /** Cap on one backoff wait (a longer `Retry-After` still wins). @default 5000 */
-  maxDelayMs?: number;
-}
 
 /**
  * How to build a client. Only `baseUrl` and `apiKey` are required.
@@ -111,83 +96,10 @@ export interface FlxblClientOptions {
   now?: () => number;
 }
 
-type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-
-interface RequestSpec {
-  method: Method;
-  /** Path below the base URL, already encoded. */
-  path: string;
-  query?: Record<string, string | number | undefined>;
-  body?: unknown;
-  need: ScopeNeed;
-  /** Whether sending it twice is harmless (reads, queries, PUT, PATCH with absolute values, DELETE). */
-  idempotent: boolean;
-  signal?: AbortSignal | undefined;
-  onUnknownOutcome?: (() => void) | undefined;
-}
-
 const defaults = {
-  attempts: 4,
-  baseDelayMs: 100,
-  maxDelayMs: 5_000,
   safetyMarginMs: 500,
   attemptTimeoutMs: 10_000,
 };
-
-const enc = encodeURIComponent;
-
-/** Reads `Retry-After` as milliseconds: delta-seconds or an HTTP date. */
-function retryAfterMs(headers: Headers, now: number): number | undefined {
-  const value = headers.get("retry-after");
-  if (value === null || value.trim() === "") return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/** FLXBL's `message` may be a string or a string[] (NestJS validation); bodies may not be JSON at all. */
-function readErrorBody(text: string): { message: string | undefined; fieldErrors: FieldError[] } {
-  try {
-    const body = JSON.parse(text) as { message?: unknown; errors?: unknown; error?: unknown };
-    const raw = body.message ?? body.error;
-    const message = Array.isArray(raw) ? raw.map(String).join("; ") : typeof raw === "string" ? raw : undefined;
-    const fieldErrors = Array.isArray(body.errors)
-      ? body.errors.filter((e): e is FieldError => typeof e === "object" && e !== null && "field" in e)
-      : [];
-    return { message, fieldErrors };
-  } catch {
-    const trimmed = text.trim().slice(0, 200);
-    return { message: trimmed === "" ? undefined : trimmed, fieldErrors: [] };
-  }
-}
-
-function errorFor(site: CallSite, res: Response, text: string, now: number): FlxblError {
-  const { message, fieldErrors } = readErrorBody(text);
-  const status = res.status;
-  const opts = { status, flxblMessage: message };
-  if (status === 401) return new FlxblAuthError(site, "was refused: the API key is missing, unknown or revoked", opts);
-  if (status === 403) return new FlxblForbiddenError(site, "was refused: the API key lacks the scope", opts);
-  if (status === 404) return new FlxblNotFoundError(site, "found nothing", opts);
-  if (status === 409) return new FlxblConflictError(site, "conflicts with existing data", opts);
-  if (status === 400 || status === 422)
-    return new FlxblValidationError(site, "was rejected as invalid", { ...opts, fieldErrors });
-  if (status === 429)
-    return new FlxblRateLimitError(site, "was rate limited", { ...opts, retryAfterMs: retryAfterMs(res.headers, now) });
-  if (status >= 500)
-    return new FlxblServerError(site, "failed on the server", {
-      ...opts,
-      retryAfterMs: retryAfterMs(res.headers, now),
-    });
-  return new FlxblResponseError(site, "answered with an unexpected status", opts);
-}
-
-/** Whether the request surely never reached FLXBL (so even a create may be sent again). */
-function neverSent(err: unknown): boolean {
-  const code = (err as { cause?: { code?: string } })?.cause?.code;
-  return code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "UND_ERR_CONNECT_TIMEOUT";
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * A typed FLXBL Dynamic API client with retries, rate-limit handling, a deadline and a scope
@@ -269,116 +181,75 @@ export class FlxblClient {
     return new EntityClient<T>(this, name);
   }
 
-  /** Sends one request with the scope guard, retries and deadline; resolves to the parsed body. */
+  /**
+   * Sends one request with the scope guard, retries and deadline; resolves to the parsed body.
+   * Each attempt: time left before the cutoff, the key (re-read once after a 401), one
+   * {@link sendAttempt}, the answer read or turned into an error ({@link errorFor}), then the
+   * retry policy ({@link decideRetry}) decides whether to back off and send again.
+   */
   async request<R>(spec: RequestSpec): Promise<R> {
     const site: CallSite = { method: spec.method, path: spec.path };
     const { scopes } = this.#options;
     if (scopes && !grants(scopes, spec.need)) throw new FlxblScopeError(site, scopeFor(spec.need), scopes);
 
-    const attempts = Math.max(1, this.#options.retry?.attempts ?? defaults.attempts);
-    const base = this.#options.retry?.baseDelayMs ?? defaults.baseDelayMs;
-    const cap = this.#options.retry?.maxDelayMs ?? defaults.maxDelayMs;
+    const retry = retrySettings(this.#options.retry);
     const margin = this.#options.safetyMarginMs ?? defaults.safetyMarginMs;
     const cutoff = this.#options.deadline === undefined ? Number.POSITIVE_INFINITY : this.#options.deadline - margin;
     const signals = [spec.signal, this.#options.signal].filter((s): s is AbortSignal => s !== undefined);
     const caller = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
-
-    let url = `${this.#base}${spec.path}`;
-    const query = Object.entries(spec.query ?? {}).filter(([, v]) => v !== undefined);
-    if (query.length > 0) url += `?${new URLSearchParams(query.map(([k, v]): [string, string] => [k, String(v)]))}`;
+    const url = this.#url(spec);
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
 
     let lastError: FlxblError | undefined;
     let refreshed = false;
     let freshKey: string | undefined;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
+    for (let attempt = 1; attempt <= retry.attempts; attempt++) {
       const left = cutoff - this.#now();
       if (left <= 0) {
         throw new FlxblTimeoutError(site, "was not sent: no time left before the deadline", {
           cause: lastError,
-          retryAfterMs: retryHint(lastError),
+          retryAfterMs: retryAdvice(lastError).afterMs,
         });
       }
       if (caller?.aborted) throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: lastError });
       const key = freshKey ?? (await this.#keys.get());
       freshKey = undefined;
-      // One controller per attempt, its timer cleared and its listener removed when the attempt
-      // ends: AbortSignal.timeout/any would leave a 10-s timer and a retained signal per call.
-      const controller = new AbortController();
-      let timedOut = false;
-      const timer = setTimeout(
-        () => {
-          timedOut = true;
-          controller.abort(new DOMException("FLXBL call timed out", "TimeoutError"));
-        },
-        Math.min(left, this.#options.attemptTimeoutMs ?? defaults.attemptTimeoutMs),
-      );
-      const onCallerAbort = () => controller.abort(caller?.reason);
-      caller?.addEventListener("abort", onCallerAbort, { once: true });
-      const signal = controller.signal;
 
-      let res: Response;
-      let text: string;
+      let answer: Answer;
       try {
-        res = await this.#fetch(url, {
+        answer = await sendAttempt(this.#fetch, {
+          url,
           method: spec.method,
-          headers: {
-            authorization: `Bearer ${key}`,
-            accept: "application/json",
-            ...(body === undefined ? {} : { "content-type": "application/json" }),
-          },
+          key,
           body,
-          signal,
-          // Following a redirect would send the key wherever it points.
-          redirect: "manual",
+          timeoutMs: Math.min(left, this.#options.attemptTimeoutMs ?? defaults.attemptTimeoutMs),
+          signal: caller,
+          write: spec.need.op !== "read",
+          onUnknownOutcome: spec.onUnknownOutcome,
         });
-        text = await res.text();
       } catch (err) {
-        const unknownOutcome = !neverSent(err);
-        // A write that may have been sent can still land after this; a read changes nothing.
-        if (unknownOutcome && spec.need.op !== "read") spec.onUnknownOutcome?.();
-        // The caller's reason (a lost lock, middy's timeout) says more than fetch's AbortError.
-        if (caller?.aborted)
-          throw new FlxblTimeoutError(site, "was aborted by the caller", {
-            cause: caller.reason instanceof Error ? caller.reason : err,
-          });
-        if (timedOut) {
-          lastError = new FlxblTimeoutError(site, "got no answer in time", { cause: err, outcomeUnknown: true });
-          if (!spec.idempotent) throw lastError;
-        } else {
-          lastError = new FlxblNetworkError(site, `could not reach FLXBL (${describeNetworkError(err)})`, {
-            cause: err,
-            outcomeUnknown: unknownOutcome,
-          });
-          // A create whose request may have arrived is not sent again: it could be applied twice.
-          if (!spec.idempotent && unknownOutcome) throw lastError;
-        }
-        if (attempt === attempts) throw lastError;
-        await this.#backoff(site, attempt, base, cap, undefined, cutoff, caller, lastError);
+        // Anything else was thrown by the caller's own onUnknownOutcome: theirs to see as is.
+        if (!(err instanceof AttemptError)) throw err;
+        if (err.kind === "aborted")
+          throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: err.cause });
+        lastError =
+          err.kind === "timeout"
+            ? new FlxblTimeoutError(site, "got no answer in time", { cause: err.cause, outcomeUnknown: true })
+            : new FlxblNetworkError(site, `could not reach FLXBL (${err.detail})`, {
+                cause: err.cause,
+                outcomeUnknown: err.mayHaveArrived,
+              });
+        await this.#backoff(site, attempt, retry, spec.idempotent, lastError, cutoff, caller);
         continue;
-      } finally {
-        clearTimeout(timer);
-        caller?.removeEventListener("abort", onCallerAbort);
       }
 
-      if (res.status >= 300 && res.status < 400) {
+      if (answer.status >= 200 && answer.status < 300) return parseBody<R>(site, answer);
+      if (answer.status >= 300 && answer.status < 400) {
         throw new FlxblResponseError(site, "answered a redirect; not followed, so the API key goes nowhere else", {
-          status: res.status,
+          status: answer.status,
         });
       }
-      if (res.ok) {
-        if (res.status === 204 || text.trim() === "") return undefined as R;
-        try {
-          return JSON.parse(text) as R;
-        } catch (err) {
-          throw new FlxblResponseError(site, "answered with a body that is not JSON", {
-            status: res.status,
-            cause: err,
-          });
-        }
-      }
-
-      const error = errorFor(site, res, text, this.#now());
+      const error = errorFor(site, answer, this.#now());
       if (error instanceof FlxblAuthError && this.#keys.refresh && !refreshed) {
         // The key may have been rotated since it was cached: re-read the secret once.
         refreshed = true;
@@ -392,34 +263,51 @@ export class FlxblClient {
           continue;
         }
       }
-      // 429 means not applied, so even a create may be sent again; a 5xx create may have been.
-      const retryable = error instanceof FlxblRateLimitError || (error instanceof FlxblServerError && spec.idempotent);
-      if (!retryable || attempt === attempts) throw error;
       lastError = error;
-      await this.#backoff(site, attempt, base, cap, retryHint(error), cutoff, caller, error);
+      await this.#backoff(site, attempt, retry, spec.idempotent, error, cutoff, caller);
     }
     throw lastError ?? new FlxblResponseError(site, "was not attempted");
   }
 
+  #url(spec: RequestSpec): string {
+    const url = `${this.#base}${spec.path}`;
+    const query = Object.entries(spec.query ?? {}).filter(([, v]) => v !== undefined);
+    if (query.length === 0) return url;
+    return `${url}?${new URLSearchParams(query.map(([k, v]): [string, string] => [k, String(v)]))}`;
+  }
+
+  /**
+   * Waits before the next attempt, as the retry policy says, or throws: `error` itself when it
+   * may not be retried or the attempts are spent, a {@link FlxblTimeoutError} when the wait would
+   * pass the deadline or the caller aborts it.
+   */
   async #backoff(
     site: CallSite,
     attempt: number,
-    base: number,
-    cap: number,
-    floor: number | undefined,
+    settings: RetrySettings,
+    idempotent: boolean,
+    error: FlxblError,
     cutoff: number,
     caller: AbortSignal | undefined,
-    cause: FlxblError,
   ): Promise<void> {
-    const jitter = Math.floor(this.#random() * Math.min(cap, base * 2 ** (attempt - 1)));
-    const wait = Math.max(floor ?? 0, jitter);
-    if (this.#now() + wait >= cutoff) {
-      throw new FlxblTimeoutError(site, `gave up: the next retry (in ${wait} ms) would pass the deadline`, {
-        cause,
-        retryAfterMs: floor ?? wait,
+    const decision = decideRetry({
+      attempt,
+      settings,
+      random: this.#random,
+      failure: failureOf(error),
+      idempotent,
+      floorMs: retryAdvice(error).afterMs,
+      leftMs: cutoff - this.#now(),
+    });
+    if (decision.action === "stop") {
+      if (decision.reason !== "deadline") throw error;
+      throw new FlxblTimeoutError(site, `gave up: the next retry (in ${decision.waitMs} ms) would pass the deadline`, {
+        cause: error,
+        retryAfterMs: decision.retryAfterMs,
       });
     }
-    this.#options.logger?.debug("retrying FLXBL call", { ...site, attempt, waitMs: wait, status: cause.status });
+    const wait = decision.waitMs;
+    this.#options.logger?.debug("retrying FLXBL call", { ...site, attempt, waitMs: wait, status: error.status });
     try {
       await sleep(wait, undefined, { signal: caller });
     } catch (err) {
@@ -428,325 +316,19 @@ export class FlxblClient {
   }
 }
 
-function retryHint(err: FlxblError | undefined): number | undefined {
-  if (err instanceof FlxblRateLimitError || err instanceof FlxblServerError || err instanceof FlxblTimeoutError)
-    return err.retryAfterMs;
-  return undefined;
+/** The retry policy's view of an error the client built from a failed attempt. */
+function failureOf(error: FlxblError): AttemptFailure {
+  if (error instanceof FlxblNetworkError) return { kind: "network", mayHaveArrived: error.outcomeUnknown };
+  if (error instanceof FlxblTimeoutError) return { kind: "timeout" };
+  return { kind: "status", status: error.status ?? 0 };
 }
 
-function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-}
-
-/**
- * One entity's Dynamic API: CRUD, queries, async iteration over all matches, relationships.
- *
- * @example
- * ```ts
- * const orders = flxbl.entity<Order>("Order");
- * const created = await orders.create({ number: "A-1", status: "pending", total: 1999, currency: "eur" });
- * await orders.update(created.id, { status: "paid" });
- * for await (const o of orders.queryAll({ where: { status: "pending" }, orderBy: "createdAt" })) console.log(o.id);
- * ```
- */
-export class EntityClient<T extends object> {
-  readonly #client: FlxblClient;
-  readonly #name: string;
-  readonly #path: string;
-
-  constructor(client: FlxblClient, name: string) {
-    this.#client = client;
-    this.#name = name;
-    this.#path = `/dynamic/${enc(name)}`;
+/** A 2xx body: nothing (204, empty) is `undefined`; anything else must be JSON. */
+function parseBody<R>(site: CallSite, answer: Answer): R {
+  if (answer.status === 204 || answer.text.trim() === "") return undefined as R;
+  try {
+    return JSON.parse(answer.text) as R;
+  } catch (err) {
+    throw new FlxblResponseError(site, "answered with a body that is not JSON", { status: answer.status, cause: err });
   }
-
-  #need(op: ScopeNeed["op"]): ScopeNeed {
-    return { kind: "entity", name: this.#name, op };
-  }
-
-  /** `GET /dynamic/{Entity}`: one page, in either list shape FLXBL may answer with. */
-  async list(page: PageOptions<T> = {}, options: CallOptions = {}): Promise<ListPage<T>> {
-    const body = await this.#client.request<unknown>({
-      method: "GET",
-      path: this.#path,
-      query: { limit: page.limit, offset: page.offset, orderBy: page.orderBy, orderDirection: page.orderDirection },
-      need: this.#need("read"),
-      idempotent: true,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-    if (Array.isArray(body)) return { data: body as FlxblRecord<T>[], total: undefined };
-    if (isRecord(body) && Array.isArray(body.data)) {
-      const pagination = isRecord(body.pagination) ? body.pagination : {};
-      const total = typeof pagination.total === "number" ? pagination.total : undefined;
-      return { data: body.data as FlxblRecord<T>[], total };
-    }
-    throw new FlxblResponseError({ method: "GET", path: this.#path }, "answered a list with an unknown shape");
-  }
-
-  /** `GET /dynamic/{Entity}/:id`. Throws {@link FlxblNotFoundError} when it does not exist. */
-  get(id: string, options: CallOptions = {}): Promise<FlxblRecord<T>> {
-    return this.#client.request({
-      method: "GET",
-      path: `${this.#path}/${enc(id)}`,
-      need: this.#need("read"),
-      idempotent: true,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-  }
-
-  /** Like {@link get}, but `undefined` instead of a not-found error. */
-  async find(id: string, options: CallOptions = {}): Promise<FlxblRecord<T> | undefined> {
-    try {
-      return await this.get(id, options);
-    } catch (err) {
-      if (err instanceof FlxblNotFoundError) return undefined;
-      throw err;
-    }
-  }
-
-  /** `POST /dynamic/{Entity}`. Retried only when FLXBL surely did not apply it (429, refused connection). */
-  create(data: T, options: CallOptions = {}): Promise<FlxblRecord<T>> {
-    return this.#client.request({
-      method: "POST",
-      path: this.#path,
-      body: data,
-      need: this.#need("create"),
-      idempotent: false,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-  }
-
-  /** `PUT /dynamic/{Entity}/:id`: full replacement; fields not sent are cleared. */
-  replace(id: string, data: T, options: CallOptions = {}): Promise<FlxblRecord<T>> {
-    return this.#client.request({
-      method: "PUT",
-      path: `${this.#path}/${enc(id)}`,
-      body: data,
-      need: this.#need("update"),
-      idempotent: true,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-  }
-
-  /** `PATCH /dynamic/{Entity}/:id`: sets the given fields (absolute values, so safe to retry). */
-  update(id: string, patch: Partial<T>, options: CallOptions = {}): Promise<FlxblRecord<T>> {
-    return this.#client.request({
-      method: "PATCH",
-      path: `${this.#path}/${enc(id)}`,
-      body: patch,
-      need: this.#need("update"),
-      idempotent: true,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-  }
-
-  /** `DELETE /dynamic/{Entity}/:id`. */
-  async delete(id: string, options: CallOptions = {}): Promise<void> {
-    await this.#client.request({
-      method: "DELETE",
-      path: `${this.#path}/${enc(id)}`,
-      need: this.#need("delete"),
-      idempotent: true,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-  }
-
-  /** `POST /dynamic/{Entity}/query`: the matching records of one page. */
-  async query(query: QueryOptions<T> = {}, options: CallOptions = {}): Promise<FlxblRecord<T>[]> {
-    const body = await this.#query(query, false, options);
-    if (Array.isArray(body)) return body as FlxblRecord<T>[];
-    if (isRecord(body) && Array.isArray(body.data)) return body.data as FlxblRecord<T>[];
-    throw new FlxblResponseError(
-      { method: "POST", path: `${this.#path}/query` },
-      "answered a query with an unknown shape",
-    );
-  }
-
-  /** A query with `includeCount`: one page and the number of all matches. */
-  async queryWithCount(
-    query: QueryOptions<T> = {},
-    options: CallOptions = {},
-  ): Promise<{ data: FlxblRecord<T>[]; totalCount: number }> {
-    const body = await this.#query(query, true, options);
-    if (isRecord(body) && Array.isArray(body.data) && typeof body.totalCount === "number")
-      return { data: body.data as FlxblRecord<T>[], totalCount: body.totalCount };
-    throw new FlxblResponseError(
-      { method: "POST", path: `${this.#path}/query` },
-      "answered includeCount without a count",
-    );
-  }
-
-  #query(query: QueryOptions<T>, includeCount: boolean, options: CallOptions): Promise<unknown> {
-    return this.#client.request<unknown>({
-      method: "POST",
-      path: `${this.#path}/query`,
-      body: includeCount ? { ...query, includeCount: true } : query,
-      need: this.#need("read"),
-      idempotent: true,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-  }
-
-  /**
-   * Every record matching `query`, fetched page by page (`pageSize`, default 100) with offset
-   * paging. Give an `orderBy` on a field your own writes do not change: offset paging over a set
-   * that your loop shrinks skips records (the job runner pages by key instead).
-   */
-  async *queryAll(
-    query: Omit<QueryOptions<T>, "limit" | "offset"> & { pageSize?: number } = {},
-    options: CallOptions = {},
-  ): AsyncGenerator<FlxblRecord<T>, void, undefined> {
-    const { pageSize = 100, ...rest } = query;
-    // FLXBL's largest page is undocumented: a page shorter than asked may be its cap, not the end.
-    // So the page size is learnt from the longest page seen, and only a page shorter than that
-    // (or an empty one) ends the walk.
-    let longest = 0;
-    for (let offset = 0; ; ) {
-      const page = await this.query({ ...rest, limit: pageSize, offset }, options);
-      yield* page;
-      longest = Math.max(longest, page.length);
-      if (page.length === 0 || page.length < longest) return;
-      offset += page.length;
-    }
-  }
-
-  /**
-   * The edges of one relationship type from this entity's records.
-   *
-   * @example
-   * ```ts
-   * await flxbl.entity<Order>("Order").relationship<Product, { quantity: number }>("CONTAINS")
-   *   .link(orderId, productId, { quantity: 2 });
-   * ```
-   */
-  relationship<Target extends object, Props extends object = Record<string, unknown>>(
-    type: string,
-  ): RelationshipClient<Target, Props> {
-    return new RelationshipClient<Target, Props>(this.#client, this.#path, type);
-  }
-}
-
-/**
- * One relationship type's edges, seen from the source entity. Made by {@link EntityClient.relationship}.
- *
- * @example
- * ```ts
- * const contains = flxbl.entity<Order>("Order").relationship<Product, { quantity: number }>("CONTAINS");
- * await contains.link(orderId, productId, { quantity: 2 });
- * const { edges } = await contains.list(orderId);
- * for (const edge of edges) console.log(edge.target.sku, edge.properties.quantity);
- * ```
- */
-export class RelationshipClient<Target extends object, Props extends object> {
-  readonly #client: FlxblClient;
-  readonly #entityPath: string;
-  readonly #type: string;
-
-  constructor(client: FlxblClient, entityPath: string, type: string) {
-    this.#client = client;
-    this.#entityPath = entityPath;
-    this.#type = type;
-  }
-
-  #path(id: string, targetId?: string): string {
-    const base = `${this.#entityPath}/${enc(id)}/relationships/${enc(this.#type)}`;
-    return targetId === undefined ? base : `${base}/${enc(targetId)}`;
-  }
-
-  #need(op: ScopeNeed["op"]): ScopeNeed {
-    return { kind: "relationship", name: this.#type, op };
-  }
-
-  /** Creates the edge `id -> targetId` with optional properties. Not retried when its outcome is unknown. */
-  async link(id: string, targetId: string, properties?: Props, options: CallOptions = {}): Promise<void> {
-    await this.#client.request({
-      method: "POST",
-      path: this.#path(id),
-      body: properties === undefined ? { targetId } : { targetId, properties },
-      need: this.#need("create"),
-      idempotent: false,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-  }
-
-  /** Lists edges (`out` by default), normalising either edge-list shape FLXBL may answer with. */
-  async list(
-    id: string,
-    page: { direction?: "out" | "in" | "both"; limit?: number; offset?: number } = {},
-    options: CallOptions = {},
-  ): Promise<{ edges: Edge<Target, Props>[]; total: number | undefined }> {
-    const path = this.#path(id);
-    const body = await this.#client.request<unknown>({
-      method: "GET",
-      path,
-      query: { direction: page.direction ?? "out", limit: page.limit, offset: page.offset },
-      need: this.#need("read"),
-      idempotent: true,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-    if (Array.isArray(body)) {
-      return {
-        edges: body.map((item) => {
-          const rel = isRecord(item) && isRecord(item.relationship) ? item.relationship : {};
-          return edgeOf(this.#type, rel, (item as { target: unknown }).target);
-        }),
-        total: undefined,
-      };
-    }
-    if (isRecord(body) && Array.isArray(body.items)) {
-      return {
-        edges: body.items.map((item) => {
-          const { _relationship, ...target } = item as Record<string, unknown>;
-          return edgeOf(this.#type, isRecord(_relationship) ? _relationship : {}, target);
-        }),
-        total: typeof body.count === "number" ? body.count : undefined,
-      };
-    }
-    throw new FlxblResponseError({ method: "GET", path }, "answered an edge list with an unknown shape");
-  }
-
-  /** Sets properties on the edge `id -> targetId`. */
-  async update(id: string, targetId: string, properties: Partial<Props>, options: CallOptions = {}): Promise<void> {
-    await this.#client.request({
-      method: "PATCH",
-      path: this.#path(id, targetId),
-      body: { properties },
-      need: this.#need("update"),
-      idempotent: true,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-  }
-
-  /** Deletes the edge `id -> targetId`. */
-  async unlink(id: string, targetId: string, options: CallOptions = {}): Promise<void> {
-    await this.#client.request({
-      method: "DELETE",
-      path: this.#path(id, targetId),
-      need: this.#need("delete"),
-      idempotent: true,
-      signal: options.signal,
-      onUnknownOutcome: options.onUnknownOutcome,
-    });
-  }
-}
-
-function edgeOf<Target, Props>(type: string, rel: Record<string, unknown>, target: unknown): Edge<Target, Props> {
-  const direction = rel.direction === "out" || rel.direction === "in" ? rel.direction : undefined;
-  return {
-    type: typeof rel.type === "string" ? rel.type : type,
-    direction,
-    properties: (isRecord(rel.properties) ? rel.properties : {}) as Props,
-    target: target as FlxblRecord<Target>,
-  };
 }

@@ -291,3 +291,114 @@ export class FlxblScopeError extends FlxblError {
 export class FlxblResponseError extends FlxblError {
   override name = "FlxblResponseError";
 }
+
+/**
+ * Whether a failed call is worth sending again later, and after how long: the one answer the
+ * client's backoff, the job runner and the HTTP error middleware share. `retryable` for every
+ * transient FLXBL error (429, 5xx, network failures, timeouts, aborts); `afterMs` when FLXBL sent
+ * `Retry-After` (429, 5xx) or the client gave up at the deadline before a wait it had planned
+ * ({@link FlxblTimeoutError}). Wait at least `afterMs`; without it, pick your own backoff.
+ * Anything else is not retryable. Whether a write may be sent twice stays the caller's call.
+ *
+ * @example
+ * ```ts
+ * const { retryable, afterMs } = retryAdvice(err);
+ * if (!retryable) throw err;
+ * await sleep(Math.max(afterMs ?? 0, ownBackoffMs));
+ * // a 429 with Retry-After: 2 -> { retryable: true, afterMs: 2000 }; without it -> { retryable: true }
+ * // a 503 with Retry-After: 5 -> { retryable: true, afterMs: 5000 }; a refused connection -> { retryable: true }
+ * // a 404, a 401, a scope error, a TypeError -> { retryable: false }
+ * ```
+ */
+export function retryAdvice(err: unknown): RetryAdvice {
+  if (!(err instanceof FlxblError) || !err.transient) return { retryable: false };
+  const afterMs = err instanceof FlxblAnswerToRetry || err instanceof FlxblTimeoutError ? err.retryAfterMs : undefined;
+  return afterMs === undefined ? { retryable: true } : { retryable: true, afterMs };
+}
+
+/**
+ * What {@link retryAdvice} answers.
+ *
+ * @example
+ * ```ts
+ * const advice: RetryAdvice = retryAdvice(err); // e.g. { retryable: true, afterMs: 2000 }
+ * ```
+ */
+export interface RetryAdvice {
+  /** Whether sending the same request again later may succeed. */
+  retryable: boolean;
+  /** The shortest wait before that, when one is known (FLXBL's `Retry-After`). */
+  afterMs?: number;
+}
+
+/**
+ * Reads `Retry-After` as milliseconds: delta-seconds or an HTTP date (counted from `now`).
+ * Internal: not exported from the package.
+ *
+ * @example
+ * ```ts
+ * parseRetryAfter(new Headers({ "retry-after": "1.5" }), Date.now()); // 1500
+ * ```
+ */
+export function parseRetryAfter(headers: Headers, now: number): number | undefined {
+  const value = headers.get("retry-after");
+  if (value === null || value.trim() === "") return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * FLXBL's message and field errors from an error body. `message` may be a string or a string[]
+ * (NestJS validation); a body that is not JSON at all (a proxy's page) gives its first 200
+ * characters. Internal: not exported from the package.
+ *
+ * @example
+ * ```ts
+ * readErrorBody('{"message":["total must be a number"]}'); // { message: "total must be a number", fieldErrors: [] }
+ * ```
+ */
+export function readErrorBody(text: string): { message: string | undefined; fieldErrors: FieldError[] } {
+  try {
+    const body = JSON.parse(text) as { message?: unknown; errors?: unknown; error?: unknown };
+    const raw = body.message ?? body.error;
+    const message = Array.isArray(raw) ? raw.map(String).join("; ") : typeof raw === "string" ? raw : undefined;
+    const fieldErrors = Array.isArray(body.errors)
+      ? body.errors.filter((e): e is FieldError => typeof e === "object" && e !== null && "field" in e)
+      : [];
+    return { message, fieldErrors };
+  } catch {
+    const trimmed = text.trim().slice(0, 200);
+    return { message: trimmed === "" ? undefined : trimmed, fieldErrors: [] };
+  }
+}
+
+/**
+ * The error for a FLXBL answer that is not a success (4xx, 5xx, or an unexpected status), with
+ * FLXBL's message, field errors and `Retry-After`. Internal: not exported from the package.
+ *
+ * @example
+ * ```ts
+ * const answer = { status: 429, headers: new Headers({ "retry-after": "2" }), text: '{"message":"slow down"}' };
+ * errorFor({ method: "GET", path: "/dynamic/Order" }, answer, Date.now()); // FlxblRateLimitError, retryAfterMs 2000
+ * ```
+ */
+export function errorFor(
+  site: CallSite,
+  answer: { status: number; headers: Headers; text: string },
+  now: number,
+): FlxblError {
+  const { message, fieldErrors } = readErrorBody(answer.text);
+  const status = answer.status;
+  const opts = { status, flxblMessage: message };
+  if (status === 401) return new FlxblAuthError(site, "was refused: the API key is missing, unknown or revoked", opts);
+  if (status === 403) return new FlxblForbiddenError(site, "was refused: the API key lacks the scope", opts);
+  if (status === 404) return new FlxblNotFoundError(site, "found nothing", opts);
+  if (status === 409) return new FlxblConflictError(site, "conflicts with existing data", opts);
+  if (status === 400 || status === 422)
+    return new FlxblValidationError(site, "was rejected as invalid", { ...opts, fieldErrors });
+  const retryAfterMs = parseRetryAfter(answer.headers, now);
+  if (status === 429) return new FlxblRateLimitError(site, "was rate limited", { ...opts, retryAfterMs });
+  if (status >= 500) return new FlxblServerError(site, "failed on the server", { ...opts, retryAfterMs });
+  return new FlxblResponseError(site, "answered with an unexpected status", opts);
+}

@@ -1,2 +1,3 @@
+export * from "./handler.js";
 export * from "./run-store.js";
 export * from "./runner.js";

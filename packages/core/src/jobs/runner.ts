@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { EntityClient } from "../flxbl/client.js";
-import { FlxblError, FlxblRateLimitError, FlxblTimeoutError } from "../flxbl/errors.js";
+import { FlxblRateLimitError, FlxblTimeoutError, retryAdvice } from "../flxbl/errors.js";
 import type { FlxblRecord, Where } from "../flxbl/types.js";
 import { SecretUnavailableError } from "../keys/secret-loader.js";
 import { RetryLaterError } from "../middleware/errors.js";
@@ -375,10 +375,10 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
         });
         return { slots: records.map((record) => ({ id: record.id, record })), fetchedAt };
       } catch (err) {
-        if (!(err instanceof FlxblError) || !err.transient) throw err;
+        const advice = retryAdvice(err);
+        if (!advice.retryable) throw err;
         throttled += err instanceof FlxblRateLimitError ? 1 : 0;
-        const hinted = "retryAfterMs" in err && typeof err.retryAfterMs === "number" ? err.retryAfterMs : 0;
-        const wait = Math.max(hinted, Math.min(5_000, 200 * 2 ** attempt));
+        const wait = Math.max(advice.afterMs ?? 0, Math.min(5_000, 200 * 2 ** attempt));
         if (abandoned || now() + wait >= stopAt()) return undefined;
         logger.warn("job page read failed; retrying", { job: options.name, error: describe(err), waitMs: wait });
         await sleep(wait);
@@ -470,7 +470,7 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
                   throttled++;
                   streak = 0;
                   limit = Math.max(1, Math.floor(limit / 2));
-                  const floor = err instanceof FlxblRateLimitError ? (err.retryAfterMs ?? 1000) : 1000;
+                  const floor = err instanceof FlxblRateLimitError ? (retryAdvice(err).afterMs ?? 1000) : 1000;
                   pauseUntil = Math.max(pauseUntil, now() + floor);
                   queue.unshift(i);
                   return;
@@ -620,9 +620,9 @@ export async function retryTransient<T>(
     try {
       return await fn();
     } catch (err) {
-      if (!(err instanceof FlxblError) || !err.transient) throw err;
-      const hinted = "retryAfterMs" in err && typeof err.retryAfterMs === "number" ? err.retryAfterMs : 0;
-      const wait = Math.max(hinted, Math.min(5_000, 200 * 2 ** attempt));
+      const advice = retryAdvice(err);
+      if (!advice.retryable) throw err;
+      const wait = Math.max(advice.afterMs ?? 0, Math.min(5_000, 200 * 2 ** attempt));
       if (now() + wait >= options.stopAt) throw err;
       options.logger?.warn("job read failed; retrying", { error: describe(err), waitMs: wait });
       await sleep(wait);

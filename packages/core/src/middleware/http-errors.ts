@@ -8,7 +8,7 @@ import {
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
-import { FlxblError, FlxblRateLimitError, FlxblServerError, FlxblTimeoutError } from "../flxbl/errors.js";
+import { retryAdvice } from "../flxbl/errors.js";
 import { SecretUnavailableError } from "../keys/secret-loader.js";
 import { StateUnavailableError } from "../state/errors.js";
 import { ClientError, RetryLaterError } from "./errors.js";
@@ -73,14 +73,12 @@ export function classifyError(
   if (err instanceof ClientError)
     return { kind: "client", status: err.statusCode, message: err.message, details: err.details };
   if (err instanceof RetryLaterError) return { kind: "retry", retryAfterSeconds: err.retryAfterSeconds };
-  if (err instanceof FlxblError && err.transient) {
-    const ms =
-      err instanceof FlxblRateLimitError || err instanceof FlxblServerError || err instanceof FlxblTimeoutError
-        ? err.retryAfterMs
-        : undefined;
+  // FLXBL throttling, outages, timeouts: FLXBL's own Retry-After when it named one, whole seconds.
+  const { retryable, afterMs } = retryAdvice(err);
+  if (retryable) {
     return {
       kind: "retry",
-      retryAfterSeconds: ms === undefined ? defaultRetryAfterSeconds : Math.max(1, Math.ceil(ms / 1000)),
+      retryAfterSeconds: afterMs === undefined ? defaultRetryAfterSeconds : Math.max(1, Math.ceil(afterMs / 1000)),
     };
   }
   if (err instanceof SecretUnavailableError) return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };

@@ -5,7 +5,8 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { MiddlewareObj, Request } from "@middy/core";
 import { sharedDynamoDbClient } from "../aws.js";
-import type { SignatureScheme } from "../manifest.js";
+import { type SignatureSchemeName, signatureScheme } from "../webhooks/scheme.js";
+import type { WebhookContext } from "./webhook.js";
 
 /**
  * Options of {@link webhookIdempotency}.
@@ -31,8 +32,8 @@ export interface WebhookIdempotencyOptions {
   functionName: string;
   /** Where a record that could not be released is reported (with the original error). */
   logger: Pick<Logger, "error">;
-  /** Where the sender's event id is: Stripe's body `id`, or the `webhook-id` header. */
-  scheme: SignatureScheme;
+  /** The sender's signature scheme: what of the payload must match when an id is seen again. */
+  scheme: SignatureSchemeName;
   /** How long a completed event is remembered. Stripe retries for up to 3 days. @default 604800 (7 days) */
   expiresAfterSeconds?: number;
   /** @default the container's shared `DynamoDBClient` (reads `AWS_ENDPOINT_URL_DYNAMODB`, has timeouts) */
@@ -51,25 +52,9 @@ export function idempotencyKeyPrefix(functionName: string): string {
   return `idem#${functionName}`;
 }
 
-/** Where each scheme carries the sender's event id (JMESPath over the API Gateway event). */
-const eventIdPath: Record<SignatureScheme, string> = {
-  stripe: "powertools_json(body).id",
-  "standard-webhooks": 'headers."webhook-id"',
-};
-
 /**
- * What must be the same when an event id is seen again: a redelivery carries the same event, and
- * an id reused with other content is refused, not answered with the first event's response.
- * Stripe's delivery bookkeeping (`pending_webhooks`, `request`) may differ between attempts, so
- * only the event itself is compared.
- */
-const payloadPath: Record<SignatureScheme, string> = {
-  stripe: "powertools_json(body).[type, created, livemode, data]",
-  "standard-webhooks": "powertools_json(body)",
-};
-
-/**
- * Powertools Idempotency on DynamoDB, keyed by the sender's event id: a delivery seen before
+ * Powertools Idempotency on DynamoDB, keyed by the event id {@link webhook} verified (the one
+ * source of it: `context.webhook.id`, found by the sender's scheme): a delivery seen before
  * gets the stored response, one still in progress fails with `IdempotencyAlreadyInProgressError`
  * (answered 503 + `Retry-After`), the same id with a different payload fails with
  * `IdempotencyValidationError` (answered 409), and a failed attempt deletes its record so a
@@ -90,8 +75,8 @@ export function webhookIdempotency(options: WebhookIdempotencyOptions): Middlewa
     awsSdkV3Client: options.client ?? sharedDynamoDbClient(),
   });
   const config = new IdempotencyConfig({
-    eventKeyJmesPath: eventIdPath[options.scheme],
-    payloadValidationJmesPath: payloadPath[options.scheme],
+    eventKeyJmesPath: "id",
+    payloadValidationJmesPath: "payload",
     expiresAfterSeconds: options.expiresAfterSeconds ?? 7 * 24 * 3600,
     throwOnNoIdempotencyKey: true,
   });
@@ -105,10 +90,23 @@ export function webhookIdempotency(options: WebhookIdempotencyOptions): Middlewa
   // a duplicate answered "in progress" removed the running original's record, so the next
   // delivery applied the event a second time (aws-powertools/powertools-lambda-typescript#5675).
   // Only a request that acquired the record may delete it.
+  const scheme = signatureScheme(options.scheme);
+  const comparable = scheme.comparable ?? ((payload: Record<string, unknown>) => payload);
   const webhookIdempotencyMiddlewareBefore = async (request: Request) => {
     const internal = request.internal as Record<string, unknown>;
     internal[ownsRecord] = false;
-    const stored = await idempotent.before(request);
+    const verified = (request.context as WebhookContext).webhook;
+    if (!verified) throw new Error("webhookIdempotency needs the webhook middleware before it (context.webhook)");
+    // Powertools hashes `request.event`: for the length of its check, the event is what identifies
+    // the delivery: the verified id, and what of the payload must match when the id is seen again.
+    const event = request.event;
+    request.event = { id: verified.id, payload: comparable(verified.payload) };
+    let stored: unknown;
+    try {
+      stored = await idempotent.before(request);
+    } finally {
+      request.event = event;
+    }
     // A stored response is a replay; no response means this request holds the in-progress record.
     if (stored === undefined) internal[ownsRecord] = true;
     return stored;

@@ -2,11 +2,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import type { SecretLoader } from "../keys/secret-loader.js";
-import type { SignatureScheme } from "../manifest.js";
 import { WebhookSignatureError } from "../webhooks/errors.js";
+import { type SignatureSchemeName, signatureScheme, type WebhookDelivery } from "../webhooks/scheme.js";
 import { signingSecretProblem, WebhookNotConfiguredError } from "../webhooks/signing-secrets.js";
-import { verifyStandardWebhook } from "../webhooks/standard-webhooks.js";
-import { verifyStripeSignature } from "../webhooks/stripe.js";
 import { ClientError } from "./errors.js";
 
 /**
@@ -19,7 +17,7 @@ import { ClientError } from "./errors.js";
  * ```
  */
 export interface VerifiedWebhook {
-  /** The sender's event id (Stripe `id`, Standard Webhooks `webhook-id`): the idempotency key. */
+  /** The sender's event id, where its scheme says (Stripe's `id`, `webhook-id`, `X-GitHub-Delivery`): the idempotency key. */
   id: string;
   /** The event type (`payment_intent.succeeded`, `inventory.updated`). */
   type: string;
@@ -51,8 +49,8 @@ export interface WebhookContext extends Context {
  * ```
  */
 export interface WebhookOptions {
-  /** How the sender signs: which headers and which HMAC are checked. */
-  scheme: SignatureScheme;
+  /** The registered signature scheme the sender signs with (a manifest entry's `signature`). */
+  scheme: SignatureSchemeName;
   /** The function's secret; its `signingSecrets` verify deliveries. */
   secrets: SecretLoader;
   logger: Pick<Logger, "warn" | "error">;
@@ -73,9 +71,11 @@ const secretRecheckMs = 60_000;
  * 2. verifies the signature with the function's signing secrets (401 with the failed check);
  *    with no usable secret (none configured, or all shorter than 24 bytes of key), answers 503
  *    with the generic body and logs why, so an unauthenticated caller learns nothing of the setup;
- * 3. parses JSON (400) and reads the event id and type (400 when missing);
- * then sets `context.webhook`. The decoded body replaces `event.body`, so later middlewares
- * (the idempotency key) read the same bytes that were verified.
+ * 3. parses JSON (400) and asks the scheme for the event id and type (400 when missing);
+ * then sets `context.webhook`, which the idempotency middleware keys on. The decoded body
+ * replaces `event.body`, so nothing later reads other bytes than those verified. What the
+ * scheme checks, and where it finds the id and type, is the scheme's business: this middleware
+ * never looks at its name.
  *
  * @example
  * ```ts
@@ -85,14 +85,13 @@ const secretRecheckMs = 60_000;
 export function webhook(options: WebhookOptions): MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, Context> {
   const maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
 
-  const verify = (body: Buffer, headers: Record<string, string | undefined>, secrets: string[]) => {
-    const common = { payload: body, secrets, toleranceSeconds: options.toleranceSeconds, now: options.now };
-    if (options.scheme === "stripe") {
-      verifyStripeSignature({ ...common, header: headers["stripe-signature"] });
-      return undefined;
-    }
-    return verifyStandardWebhook({ ...common, headers }).id;
-  };
+  const scheme = signatureScheme(options.scheme);
+  const verify = (delivery: WebhookDelivery, secrets: string[]) =>
+    scheme.verify(delivery, {
+      secrets,
+      toleranceSeconds: options.toleranceSeconds ?? 300,
+      now: options.now ?? Date.now,
+    });
 
   /** Secrets too short to trust are dropped (and reported once per loaded set, never quoted). */
   const reported = new WeakSet<readonly string[]>();
@@ -130,9 +129,9 @@ export function webhook(options: WebhookOptions): MiddlewareObj<APIGatewayProxyE
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
 
-    let headerId: string | undefined;
+    const delivery: WebhookDelivery = { body, headers };
     try {
-      headerId = verify(body, headers, await signingSecrets());
+      verify(delivery, await signingSecrets());
     } catch (err) {
       if (!(err instanceof WebhookSignatureError)) throw err;
       if (err.reason !== "no matching signature") {
@@ -143,7 +142,7 @@ export function webhook(options: WebhookOptions): MiddlewareObj<APIGatewayProxyE
       const again = usable((await options.secrets.refreshIfOlderThan(secretRecheckMs)).signingSecrets);
       if (again.length === 0) throw notConfigured();
       try {
-        headerId = verify(body, headers, again);
+        verify(delivery, again);
       } catch (retried) {
         if (retried instanceof WebhookSignatureError)
           options.logger.warn("webhook signature check failed", { check: retried.reason, hint: retried.hint });
@@ -163,10 +162,11 @@ export function webhook(options: WebhookOptions): MiddlewareObj<APIGatewayProxyE
     if (typeof payload !== "object" || payload === null || Array.isArray(payload))
       throw new ClientError(400, "body must be a JSON object");
     const record = payload as Record<string, unknown>;
-    const id = options.scheme === "stripe" ? record.id : headerId;
-    if (typeof id !== "string" || id === "") throw new ClientError(400, "event id is missing (Stripe events carry id)");
-    if (typeof record.type !== "string" || record.type === "") throw new ClientError(400, "event type is missing");
-    (request.context as WebhookContext).webhook = { id, type: record.type, payload: record };
+    const id = scheme.eventId(delivery, record);
+    if (!id) throw new ClientError(400, `event id is missing (where ${scheme.name} deliveries carry it)`);
+    const type = scheme.eventType(delivery, record);
+    if (!type) throw new ClientError(400, `event type is missing (where ${scheme.name} deliveries carry it)`);
+    (request.context as WebhookContext).webhook = { id, type, payload: record };
   };
 
   return { name: "webhook", before: webhookMiddlewareBefore };

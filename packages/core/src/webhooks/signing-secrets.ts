@@ -1,6 +1,5 @@
-import type { SignatureScheme } from "../manifest.js";
 import { RetryLaterError } from "../middleware/errors.js";
-import { standardWebhookKey } from "./standard-webhooks.js";
+import { signatureScheme } from "./scheme.js";
 
 /**
  * The fewest key bytes a signing secret may have: shorter ones are refused when provisioning and
@@ -8,26 +7,10 @@ import { standardWebhookKey } from "./standard-webhooks.js";
  *
  * @example
  * ```ts
- * if (signingKeyBytes("standard-webhooks", secret) < minSigningSecretBytes) throw new Error("too short");
+ * if (signatureScheme("github").keyBytes(secret) < minSigningSecretBytes) throw new Error("too short");
  * ```
  */
 export const minSigningSecretBytes = 24;
-
-/**
- * How many bytes of HMAC key a signing secret gives its scheme: Standard Webhooks decode the
- * base64 after `whsec_`; Stripe uses the secret text itself (its endpoint secrets are `whsec_`
- * and 32 characters), counted after the `whsec_` prefix.
- *
- * @example
- * ```ts
- * signingKeyBytes("standard-webhooks", "whsec_" + Buffer.alloc(32).toString("base64")); // 32
- * signingKeyBytes("stripe", "whsec_abc"); // 3
- * ```
- */
-export function signingKeyBytes(scheme: SignatureScheme, secret: string): number {
-  if (scheme === "standard-webhooks") return standardWebhookKey(secret).length;
-  return Buffer.byteLength(secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret, "utf8");
-}
 
 /**
  * Why a signing secret may not be used (never quoting it), or undefined when it may.
@@ -37,8 +20,8 @@ export function signingKeyBytes(scheme: SignatureScheme, secret: string): number
  * signingSecretProblem("standard-webhooks", "whsec_c2hvcnQ="); // "gives 5 bytes of key; at least 24 are needed"
  * ```
  */
-export function signingSecretProblem(scheme: SignatureScheme, secret: string): string | undefined {
-  const bytes = signingKeyBytes(scheme, secret);
+export function signingSecretProblem(scheme: string, secret: string): string | undefined {
+  const bytes = signatureScheme(scheme).keyBytes(secret);
   return bytes < minSigningSecretBytes
     ? `gives ${bytes} bytes of key; at least ${minSigningSecretBytes} are needed`
     : undefined;

@@ -1,6 +1,6 @@
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { WebhookSignatureError } from "./errors.js";
-import { safeEqual } from "./stripe.js";
+import { headerValue, registerSignatureScheme, type SignatureScheme, safeEqual } from "./scheme.js";
 import { assertWithinTolerance, payloadBytes } from "./window.js";
 
 /**
@@ -109,3 +109,28 @@ export function signStandardWebhook(
     .digest("base64");
   return { "webhook-id": id, "webhook-timestamp": String(timestampSeconds), "webhook-signature": `v1,${signature}` };
 }
+
+/**
+ * Standard Webhooks (standardwebhooks.com): `webhook-id`, `webhook-timestamp` and
+ * `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">` with the base64 key after
+ * `whsec_`; the id and timestamp are signed; the type is the body's `type`.
+ *
+ * @example
+ * ```ts
+ * const headers = standardWebhooksScheme.sign(body, "whsec_...", { id: "msg_1", type: "inventory.updated", timestampSeconds });
+ * ```
+ */
+export const standardWebhooksScheme: SignatureScheme = registerSignatureScheme({
+  name: "standard-webhooks",
+  signsTimestamp: true,
+  signsEventId: true,
+  verify: (delivery, options) => {
+    verifyStandardWebhook({ ...options, payload: delivery.body, headers: delivery.headers });
+  },
+  eventId: (delivery) => headerValue(delivery, "webhook-id"),
+  eventType: (_delivery, payload) => (typeof payload.type === "string" ? payload.type : undefined),
+  keyBytes: (secret) => standardWebhookKey(secret).length,
+  newSecret: () => `whsec_${randomBytes(32).toString("base64")}`,
+  sign: (body, secret, { id, timestampSeconds }) => signStandardWebhook(id, body, secret, timestampSeconds),
+  sampleBody: (type, _id, data) => ({ type, timestamp: new Date().toISOString(), data }),
+});

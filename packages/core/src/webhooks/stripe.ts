@@ -1,5 +1,6 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { WebhookSignatureError } from "./errors.js";
+import { headerValue, registerSignatureScheme, type SignatureScheme, safeEqual } from "./scheme.js";
 import { assertWithinTolerance, payloadBytes } from "./window.js";
 
 /**
@@ -25,19 +26,6 @@ export interface StripeVerifyOptions {
 }
 
 const hexSignature = /^[0-9a-f]{64}$/;
-
-/**
- * Constant-time comparison of two equal-length byte strings; `false` (not a throw) when the lengths differ.
- *
- * @example
- * ```ts
- * safeEqual(Buffer.from("a1b2", "hex"), Buffer.from("a1b2", "hex")); // true
- * safeEqual(Buffer.from("a1b2", "hex"), Buffer.from("a1", "hex")); // false
- * ```
- */
-export function safeEqual(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /**
  * Verifies a Stripe webhook signature over the raw bytes: HMAC-SHA256 of `${t}.${payload}` with
@@ -104,3 +92,42 @@ export function signStripePayload(payload: string, secret: string, timestampSeco
   const signature = createHmac("sha256", secret).update(`${timestampSeconds}.${payload}`, "utf8").digest("hex");
   return `t=${timestampSeconds},v1=${signature}`;
 }
+
+/** Stripe's endpoint secrets are used as the HMAC key as they are, text after `whsec_` and all. */
+const stripeKeyBytes = (secret: string) =>
+  Buffer.byteLength(secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret, "utf8");
+
+/**
+ * Stripe's webhooks: `Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`, the
+ * timestamp within the tolerance; the event id (`evt_...`) and type are in the signed body.
+ *
+ * @example
+ * ```ts
+ * const headers = stripeScheme.sign(body, "whsec_...", { id: "evt_1", type: "payment_intent.succeeded", timestampSeconds });
+ * ```
+ */
+export const stripeScheme: SignatureScheme = registerSignatureScheme({
+  name: "stripe",
+  signsTimestamp: true,
+  signsEventId: true,
+  verify: (delivery, options) => {
+    verifyStripeSignature({ ...options, payload: delivery.body, header: headerValue(delivery, "stripe-signature") });
+  },
+  eventId: (_delivery, payload) => (typeof payload.id === "string" ? payload.id : undefined),
+  eventType: (_delivery, payload) => (typeof payload.type === "string" ? payload.type : undefined),
+  // Stripe's delivery bookkeeping (`pending_webhooks`, `request`) may differ between attempts.
+  comparable: (payload) => [payload.type, payload.created, payload.livemode, payload.data],
+  keyBytes: stripeKeyBytes,
+  newSecret: () => `whsec_${randomBytes(32).toString("base64")}`,
+  sign: (body, secret, { timestampSeconds }) => ({
+    "stripe-signature": signStripePayload(body, secret, timestampSeconds),
+  }),
+  sampleBody: (type, id, data) => ({
+    id,
+    object: "event",
+    type,
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    data: { object: data },
+  }),
+});

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createFlxblClient, type FlxblRecord, KeyedLock, RetryLaterError } from "@flxbl-lambda/core";
 import { type FaultProxy, startFaultProxy } from "@flxbl-lambda/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StripeEvent } from "../events.js";
+import type { PaymentEvent } from "../events.js";
 import { expireStaleOrders, paymentsWebhook } from "../manifest.js";
 import { Harness } from "../test-harness.js";
 import type { Order } from "../types.js";
@@ -64,7 +64,7 @@ describe("expiring an order while its payment arrives, with the job's write dela
         logger: silent,
       });
       await sleep(100);
-      const event: StripeEvent = {
+      const event: PaymentEvent = {
         id: `evt_${randomUUID()}`,
         object: "event",
         type: "payment_intent.succeeded",

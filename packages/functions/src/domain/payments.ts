@@ -1,12 +1,5 @@
 import { type EntityClient, type FlxblRecord, type KeyedLock, RetryLaterError } from "@flxbl-lambda/core";
-import {
-  type Charge,
-  chargeSchema,
-  type PaymentIntent,
-  parsePayload,
-  paymentIntentSchema,
-  type StripeEvent,
-} from "../events.js";
+import type { PaymentEvent } from "../events.js";
 import type { Order } from "../types.js";
 
 /** What applying one event did. `unchanged` and `ignored` are final answers too (2xx). */
@@ -17,13 +10,6 @@ export interface EventOutcome {
   from?: string;
   to?: string;
 }
-
-/** The Stripe event types this app acts on; any other type is acknowledged and ignored. */
-export const handledPaymentEvents = [
-  "payment_intent.succeeded",
-  "payment_intent.payment_failed",
-  "charge.refunded",
-] as const;
 
 type Decision = { patch: Partial<Order>; reason?: string } | { unchanged: string } | { later: string };
 
@@ -38,10 +24,10 @@ const refundRetrySeconds = 30;
  * applies only to the payment recorded on the order (`paymentReference`), for the order's
  * amount; one that arrives before that payment is recorded is answered "retry later".
  */
-export function decidePayment(order: FlxblRecord<Order>, event: StripeEvent): Decision {
+export function decidePayment(order: FlxblRecord<Order>, event: PaymentEvent): Decision {
   switch (event.type) {
     case "payment_intent.succeeded": {
-      const pi = event.data.object as PaymentIntent;
+      const pi = event.data.object;
       if (order.status === "refunded") return { unchanged: "order already refunded; a late success never undoes it" };
       if (order.status === "cancelled") return { unchanged: "order is cancelled" };
       if (order.status === "paid")
@@ -58,7 +44,7 @@ export function decidePayment(order: FlxblRecord<Order>, event: StripeEvent): De
       };
     }
     case "payment_intent.payment_failed": {
-      const pi = event.data.object as PaymentIntent;
+      const pi = event.data.object;
       if (order.status !== "pending")
         return { unchanged: `order is ${order.status}; a failed attempt changes nothing` };
       const message = pi.last_payment_error?.message ?? pi.last_payment_error?.code ?? "payment failed";
@@ -66,7 +52,7 @@ export function decidePayment(order: FlxblRecord<Order>, event: StripeEvent): De
       return { patch: { lastPaymentError: message } };
     }
     case "charge.refunded": {
-      const charge = event.data.object as Charge;
+      const charge = event.data.object;
       if (!charge.refunded) return { unchanged: "partial refund; the order stays as it is" };
       if (order.status === "refunded") return { unchanged: "already refunded" };
       // metadata.orderId alone is not proof: only a refund of the payment recorded on the order,
@@ -82,8 +68,6 @@ export function decidePayment(order: FlxblRecord<Order>, event: StripeEvent): De
         };
       return { patch: { status: "refunded", refundedAt: iso(event.created) } };
     }
-    default:
-      return { unchanged: `unhandled event type ${event.type}` };
   }
 }
 
@@ -94,29 +78,23 @@ export interface PaymentSettings {
 }
 
 /**
- * Applies a verified Stripe event to its order (`data.object.metadata.orderId`), holding the
- * order's lock across read, decide and write so concurrent events cannot overwrite each other.
- * Every FLXBL call under the lock carries the lock's signal, so none outlives the lock's lease.
+ * Applies a verified, validated Stripe event to its order (`data.object.metadata.orderId`),
+ * holding the order's lock across read, decide and write so concurrent events cannot overwrite
+ * each other. Every FLXBL call under the lock carries the lock's options, so none outlives it.
  */
 export async function applyPaymentEvent(
   orders: EntityClient<Order>,
   lock: KeyedLock,
-  event: StripeEvent,
+  event: PaymentEvent,
   settings: PaymentSettings = { liveOnly: false },
 ): Promise<EventOutcome> {
   if (settings.liveOnly && event.livemode === false)
     return { status: "ignored", reason: "a test-mode event (livemode: false) in production" };
-  if (!(handledPaymentEvents as readonly string[]).includes(event.type))
-    return { status: "ignored", reason: `event type ${event.type} is not handled` };
-  const object =
-    event.type === "charge.refunded"
-      ? parsePayload(chargeSchema, event.data.object, `${event.type} data.object`)
-      : parsePayload(paymentIntentSchema, event.data.object, `${event.type} data.object`);
-  const orderId = object.metadata.orderId;
+  const orderId = event.data.object.metadata.orderId;
   return lock.run(`order#${orderId}`, async (hold) => {
     const order = await orders.find(orderId, hold.callOptions);
     if (!order) return { status: "ignored", reason: "order not found", orderId };
-    const decision = decidePayment(order, { ...event, data: { ...event.data, object } });
+    const decision = decidePayment(order, event);
     if ("later" in decision) throw new RetryLaterError(`order ${orderId}: ${decision.later}`, refundRetrySeconds);
     if ("unchanged" in decision)
       return { status: "unchanged", reason: decision.unchanged, orderId, from: order.status };

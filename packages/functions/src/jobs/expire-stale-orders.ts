@@ -1,46 +1,33 @@
-import { flxblHandler, KeyedLock, RunStore, readFunctionEnv, runJob, stateTableName } from "@flxbl-lambda/core";
+import { jobHandler, readFunctionEnv } from "@flxbl-lambda/core";
 import { parseDuration } from "../domain/duration.js";
 import { expireOrder, staleOrders } from "../domain/expiry.js";
 import { expireStaleOrders as spec } from "../manifest.js";
 import type { Order } from "../types.js";
-import { stopMarginFor } from "./margin.js";
 
-const env = readFunctionEnv(process.env);
 const maxAgeMs = readMaxAge(process.env.PENDING_ORDER_MAX_AGE);
-const tableName = stateTableName(env);
-const lock = new KeyedLock({ tableName, namespaces: spec.locks });
-const store = new RunStore({ tableName, job: spec.name });
 
 /**
- * Every 15 minutes: pending orders older than `PENDING_ORDER_MAX_AGE` (ISO 8601, default PT24H)
- * become `expired`. Accepts the EventBridge Scheduled Event or any on-demand event; returns the
- * run summary.
+ * Every 15 minutes: pending orders older than `PENDING_ORDER_MAX_AGE` (ISO 8601, from its manifest
+ * entry) become `expired`, each under the order's lock, which the payments webhook shares.
  */
-export const handler = flxblHandler({ spec, env }, async (_event: unknown, context) => {
-  const orders = context.flxbl.entity<Order>("Order");
-  const remaining = context.getRemainingTimeInMillis();
-  return runJob({
-    name: spec.name,
-    store,
-    entity: orders,
-    logger: context.logger,
-    params: () => ({ cutoff: new Date(Date.now() - maxAgeMs).toISOString() }),
-    where: (params) => staleOrders(params.cutoff as string),
-    process: (order, ctx) =>
-      expireOrder(orders, lock, order, {
-        ...ctx,
-        cutoff: ctx.params.cutoff as string,
-        now: () => new Date(),
-        logger: context.logger,
-      }),
-    deadline: Date.now() + remaining,
-    stopMarginMs: stopMarginFor(remaining),
-  });
+export const handler = jobHandler<Order>({
+  spec,
+  env: readFunctionEnv(process.env),
+  entity: "Order",
+  params: () => ({ cutoff: new Date(Date.now() - maxAgeMs).toISOString() }),
+  where: (params) => staleOrders(params.cutoff as string),
+  process: (order, context) =>
+    expireOrder(context.records, context.lock, order, {
+      ...context,
+      cutoff: context.params.cutoff as string,
+      now: () => new Date(),
+    }),
 });
 
 function readMaxAge(value: string | undefined): number {
+  if (!value) throw new Error("PENDING_ORDER_MAX_AGE is not set (its manifest entry's environment sets it)");
   try {
-    return parseDuration(value ?? "PT24H");
+    return parseDuration(value);
   } catch (err) {
     throw new Error(`PENDING_ORDER_MAX_AGE: ${(err as Error).message}`);
   }

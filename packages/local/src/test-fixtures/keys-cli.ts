@@ -42,8 +42,26 @@ export function isolatedEnv(extra: Record<string, string> = {}): NodeJS.ProcessE
  * ```
  */
 export function runKeys(args: string[], env: NodeJS.ProcessEnv, input = "", timeoutMs = 25_000): Promise<KeysRun> {
+  return runScript("keys", args, env, input, timeoutMs);
+}
+
+/**
+ * `npm run <script> -- <args>` from the repository root, as a user runs it; see {@link runKeys}.
+ *
+ * @example
+ * ```ts
+ * const { code, stdout } = await runScript("webhook", ["github-webhook", "ping"], isolatedEnv({ LOCAL_DATA_DIR: dir }));
+ * ```
+ */
+export function runScript(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input = "",
+  timeoutMs = 25_000,
+): Promise<KeysRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn("npm", ["run", "--silent", "keys", "--", ...args], {
+    const child = spawn("npm", ["run", "--silent", script, "--", ...args], {
       cwd: repoRoot,
       env,
       stdio: ["pipe", "pipe", "pipe"],

@@ -1,0 +1,2 @@
+export * from "./lambda-events.js";
+export * from "./webhook-kit.js";

@@ -1,0 +1,244 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
+import {
+  ensureStateTable,
+  type LocalDynamoDB,
+  type LocalSecretsManager,
+  startLocalDynamoDB,
+  startLocalSecretsManager,
+} from "@flxbl-lambda/local";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { z } from "zod/mini";
+import appSchema from "../../functions/flxbl/schema.json" with { type: "json" };
+import { SecretLoader } from "./keys/secret-loader.js";
+import type { WebhookSpec } from "./manifest.js";
+import { deliverWebhook } from "./testing/webhook-kit.js";
+import { webhookHandler } from "./webhook-handler.js";
+import { WebhookSignatureError } from "./webhooks/errors.js";
+import { headerValue, hmacSha256, registerSignatureScheme, safeEqual } from "./webhooks/scheme.js";
+
+/**
+ * A scheme of a sender core knows nothing about, registered the way a user registers one (one
+ * file of theirs): `X-Acme-Signature: <hex HMAC of the body>`, id and type in headers.
+ */
+const acme = registerSignatureScheme({
+  name: "acme",
+  signsTimestamp: false,
+  signsEventId: false,
+  verify(delivery, { secrets }) {
+    const given = headerValue(delivery, "x-acme-signature");
+    if (!given) throw new WebhookSignatureError("missing signature headers", "Acme sends X-Acme-Signature");
+    if (!secrets.some((s) => safeEqual(Buffer.from(given, "hex"), hmacSha256(s, delivery.body))))
+      throw new WebhookSignatureError("no matching signature", "check the Acme secret");
+  },
+  eventId: (delivery) => headerValue(delivery, "x-acme-delivery"),
+  eventType: (delivery) => headerValue(delivery, "x-acme-event"),
+  keyBytes: (secret) => Buffer.byteLength(secret),
+  newSecret: () => randomBytes(32).toString("hex"),
+  sign: (body, secret, { id, type }) => ({
+    "x-acme-signature": hmacSha256(secret, body).toString("hex"),
+    "x-acme-delivery": id,
+    "x-acme-event": type,
+  }),
+  sampleBody: (_type, _id, data) => data,
+});
+
+const spec = {
+  name: "acme-webhook",
+  handler: "src/acme.handler",
+  trigger: { kind: "http", method: "POST", path: "/webhooks/acme" },
+  signature: acme.name,
+  scopes: ["entity:Order:read"],
+  timeoutSeconds: 10,
+} as const satisfies WebhookSpec;
+
+const events = {
+  "invoice.paid": z.object({ invoice: z.string(), cents: z.int().check(z.nonnegative()) }),
+  "invoice.voided": z.object({ invoice: z.string() }),
+};
+
+describe("webhookHandler, with a dummy handler and a scheme registered outside core", () => {
+  let flxbl: Emulator;
+  let sm: LocalSecretsManager;
+  let ddb: LocalDynamoDB;
+  let secretsClient: SecretsManagerClient;
+  let n = 0;
+  const tableName = "webhook-handler-test";
+  const secret = acme.newSecret();
+  /** What the handler saw, call by call. */
+  let seen: unknown[] = [];
+
+  /** A fresh function (cold start) on a secret of its own holding `signingSecrets`. */
+  async function makeHandler(signingSecrets: string[] = [secret]) {
+    const key = (await (
+      await fetch(`${flxbl.url}/api-keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${flxbl.adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: `acme-${++n}`, scopes: spec.scopes }),
+      })
+    ).json()) as { key: string };
+    const secretId = `flxbl-lambda/test/acme-${n}`;
+    await secretsClient.send(
+      new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify({ apiKey: key.key, signingSecrets }) }),
+    );
+    return webhookHandler(
+      {
+        spec: { ...spec, name: `acme-webhook-${n}` },
+        env: { FLXBL_URL: flxbl.url, FLXBL_SECRET_ARN: secretId, STATE_TABLE_NAME: tableName },
+        events,
+        secrets: new SecretLoader({ secretId, client: secretsClient }),
+        dynamodb: new DynamoDBClient({
+          endpoint: ddb.url,
+          region: "us-east-1",
+          credentials: { accessKeyId: "l", secretAccessKey: "l" },
+        }),
+      },
+      async (_event, context) => {
+        const { id, type, payload } = context.webhook;
+        seen.push(payload);
+        // `payload` is typed by the schema of `type`: narrowing on type gives the fields.
+        const summary = type === "invoice.paid" ? `${payload.invoice} ${payload.cents}` : `${payload.invoice} voided`;
+        return { statusCode: 200, body: JSON.stringify({ eventId: id, summary }) };
+      },
+    );
+  }
+
+  beforeAll(async () => {
+    [flxbl, sm, ddb] = await Promise.all([
+      startEmulator({ schema: appSchema }),
+      startLocalSecretsManager(),
+      startLocalDynamoDB(),
+    ]);
+    secretsClient = new SecretsManagerClient({
+      endpoint: sm.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "fn", secretAccessKey: "local" },
+    });
+    await ensureStateTable(
+      new DynamoDBClient({
+        endpoint: ddb.url,
+        region: "us-east-1",
+        credentials: { accessKeyId: "l", secretAccessKey: "l" },
+      }),
+      tableName,
+    );
+  });
+  afterAll(async () => {
+    await Promise.all([flxbl.close(), sm.close(), ddb.close()]);
+  });
+  beforeEach(() => {
+    seen = [];
+    // Quiet: the handler's log lines are not what these tests look at.
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("hands a verified delivery to the handler with its payload validated by its type's schema", async () => {
+    const handler = await makeHandler();
+
+    const answer = await deliverWebhook(handler, spec, {
+      type: "invoice.paid",
+      data: { invoice: "in_1", cents: 500 },
+      secret,
+    });
+
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json).toEqual({ eventId: expect.any(String), summary: "in_1 500" });
+    expect(seen).toEqual([{ invoice: "in_1", cents: 500 }]);
+  });
+
+  it("answers a duplicate from the idempotency record, keyed by the id the scheme found", async () => {
+    const handler = await makeHandler();
+    const id = randomUUID();
+    const delivery = { type: "invoice.voided", data: { invoice: "in_2" }, secret, id };
+
+    const first = await deliverWebhook(handler, spec, delivery);
+    const again = await deliverWebhook(handler, spec, delivery);
+
+    expect(again).toEqual(first);
+    expect(seen).toHaveLength(1);
+  });
+
+  it("refuses a known id with another payload (409), without running the handler", async () => {
+    const handler = await makeHandler();
+    const id = randomUUID();
+    await deliverWebhook(handler, spec, { type: "invoice.voided", data: { invoice: "in_3" }, secret, id });
+
+    const reused = await deliverWebhook(handler, spec, {
+      type: "invoice.voided",
+      data: { invoice: "in_4" },
+      secret,
+      id,
+    });
+
+    expect(reused.statusCode).toBe(409);
+    expect(seen).toHaveLength(1);
+  });
+
+  it("acknowledges a type the handler does not list as ignored, without running the handler", async () => {
+    const handler = await makeHandler();
+
+    const answer = await deliverWebhook(handler, spec, { type: "customer.created", data: {}, secret });
+
+    expect(answer).toMatchObject({
+      statusCode: 200,
+      json: { status: "ignored", reason: "event type customer.created is not handled" },
+    });
+    expect(seen).toEqual([]);
+  });
+
+  it("answers 400 with each problem when a listed type's payload does not fit its schema", async () => {
+    const handler = await makeHandler();
+
+    const answer = await deliverWebhook(handler, spec, {
+      type: "invoice.paid",
+      data: { invoice: "in_5", cents: -1 },
+      secret,
+    });
+
+    expect(answer.statusCode).toBe(400);
+    expect(answer.json).toEqual({
+      message: "invoice.paid event is invalid",
+      problems: [expect.stringMatching(/^cents: /)],
+    });
+    expect(seen).toEqual([]);
+  });
+
+  it.each([
+    ["a delivery signed with another secret", { secret: acme.newSecret() }, 401],
+    ["a delivery without its signature", { headers: { "x-acme-signature": undefined } }, 401],
+    ["a delivery without an event id", { headers: { "x-acme-delivery": undefined } }, 400],
+    ["a body that is not JSON", { body: "not json" }, 400],
+    ["a body over 256 KiB", { body: JSON.stringify({ pad: "x".repeat(300_000) }) }, 413],
+  ])("refuses %s before the handler runs", async (_, change, status) => {
+    const handler = await makeHandler();
+
+    const answer = await deliverWebhook(handler, spec, {
+      type: "invoice.voided",
+      data: { invoice: "x" },
+      secret,
+      ...change,
+    });
+
+    expect(answer.statusCode).toBe(status);
+    expect(seen).toEqual([]);
+  });
+
+  it("answers 503 with the generic body when the function has no usable signing secret", async () => {
+    const handler = await makeHandler(["too-short"]);
+
+    const answer = await deliverWebhook(handler, spec, {
+      type: "invoice.voided",
+      data: { invoice: "x" },
+      secret: "too-short",
+    });
+
+    expect(answer.statusCode).toBe(503);
+    expect(answer.json).toEqual({ message: "Temporarily unavailable, retry later", requestId: expect.any(String) });
+  });
+});

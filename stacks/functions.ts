@@ -1,4 +1,4 @@
-import { type FunctionSpec, idempotencyKeyPrefix, lockItemId } from "@flxbl-lambda/core";
+import { type FunctionSpec, functionEnvironment, idempotencyKeyPrefix, lockItemId } from "@flxbl-lambda/core";
 import { Duration } from "aws-cdk-lib";
 import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
@@ -54,15 +54,13 @@ export function manifestFunction(stack: Stack, spec: FunctionSpec, wiring: Funct
     description: spec.description,
     timeout: spec.timeoutSeconds,
     memorySize: spec.memoryMb ?? 256,
-    environment: {
-      FLXBL_SECRET_TTL_SECONDS: String(wiring.secretTtlSeconds),
-      ...spec.environment,
-      FLXBL_URL: wiring.flxblUrl,
-      FLXBL_SECRET_ARN: wiring.secret.secretArn,
-      STATE_TABLE_NAME: wiring.table.tableName,
-      APP_STAGE: wiring.stage,
-      POWERTOOLS_SERVICE_NAME: spec.name,
-    },
+    environment: functionEnvironment(spec, {
+      flxblUrl: wiring.flxblUrl,
+      secretId: wiring.secret.secretArn,
+      tableName: wiring.table.tableName,
+      stage: wiring.stage,
+      secretTtlSeconds: wiring.secretTtlSeconds,
+    }),
   });
   fn.addToRolePolicy(
     new PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [wiring.secret.secretArn] }),

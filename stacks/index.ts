@@ -1,9 +1,11 @@
 import {
   adminSecretName,
+  contractDefaults,
   type FunctionSpec,
   flxblUrlProblem,
   functionSecretName,
   type JobSpec,
+  rotationEnvironment,
   type WebhookSpec,
 } from "@flxbl-lambda/core";
 import { rotationFunction } from "@flxbl-lambda/functions";
@@ -74,10 +76,12 @@ export function checkSettings(manifest: readonly FunctionSpec[], settings: Stack
   const url = settings.flxblUrl ?? "https://api.flxbl.dev/api/v1";
   const urlProblem = flxblUrlProblem(url, { allowLoopbackHttp: false });
   if (urlProblem) problems.push(`${urlProblem}. Deploy with FLXBL_URL=https://...`);
-  const grace = settings.rotationGraceSeconds ?? 360;
+  const grace = settings.rotationGraceSeconds ?? contractDefaults.rotationGraceSeconds;
   const ttls = manifest.map((spec) => ({
     name: spec.name,
-    ttl: Number(spec.environment?.FLXBL_SECRET_TTL_SECONDS ?? settings.secretTtlSeconds ?? 300),
+    ttl: Number(
+      spec.environment?.FLXBL_SECRET_TTL_SECONDS ?? settings.secretTtlSeconds ?? contractDefaults.secretTtlSeconds,
+    ),
   }));
   for (const { name, ttl } of ttls)
     if (!(grace > ttl))
@@ -109,8 +113,8 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
   checkSettings(manifest, settings);
   const flxblUrl = settings.flxblUrl ?? "https://api.flxbl.dev/api/v1";
   const rotationDays = settings.rotationDays ?? 30;
-  const rotationGraceSeconds = settings.rotationGraceSeconds ?? 360;
-  const secretTtlSeconds = settings.secretTtlSeconds ?? 300;
+  const rotationGraceSeconds = settings.rotationGraceSeconds ?? contractDefaults.rotationGraceSeconds;
+  const secretTtlSeconds = settings.secretTtlSeconds ?? contractDefaults.secretTtlSeconds;
 
   /**
    * One Secrets Manager secret per function (its FLXBL key, and a webhook's signing secrets), the
@@ -139,14 +143,14 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
       // finishSecret waits out the grace period before revoking the old key.
       timeout: rotationFunction.timeoutSeconds,
       memorySize: rotationFunction.memoryMb,
-      environment: {
-        FLXBL_URL: flxblUrl,
-        ADMIN_SECRET_ARN: admin.secretArn,
-        // With the manifest bundled in the function, the stage names which secrets it may rotate
-        // and with which scopes: its authority, never the secret's own content.
-        APP_STAGE: stack.stage,
-        ROTATION_GRACE_SECONDS: String(rotationGraceSeconds),
-      },
+      // With the manifest bundled in the function, the stage names which secrets it may rotate
+      // and with which scopes: its authority, never the secret's own content.
+      environment: rotationEnvironment({
+        flxblUrl,
+        adminSecretId: admin.secretArn,
+        stage: stack.stage,
+        graceSeconds: rotationGraceSeconds,
+      }),
     });
     const functionSecretArns = Object.values(secrets).map((s) => s.secretArn);
     if (functionSecretArns.length > 0) {

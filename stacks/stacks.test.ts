@@ -1,4 +1,4 @@
-import type { FunctionSpec } from "@flxbl-lambda/core";
+import { type FunctionSpec, functionEnvKeys } from "@flxbl-lambda/core";
 import { manifest } from "@flxbl-lambda/functions";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -131,6 +131,16 @@ describe("stacks synthesized offline from the manifest", () => {
         MetricName: `InvariantViolations-${spec.name}`,
         Threshold: 1,
       });
+    });
+
+    it("gets exactly the variables readFunctionEnv reads, the service name and its manifest environment", () => {
+      const vars = inspect(templates, spec, "test").fn?.Properties.Environment.Variables as Record<string, unknown>;
+      const expected = [...functionEnvKeys, "POWERTOOLS_SERVICE_NAME", ...Object.keys(spec.environment ?? {})];
+      // SST adds its own two; everything else is the contract's.
+      const ours = Object.keys(vars).filter(
+        (k) => !k.startsWith("SST_") && k !== "AWS_NODEJS_CONNECTION_REUSE_ENABLED",
+      );
+      expect(ours.sort()).toEqual([...new Set(expected)].sort());
     });
 
     it("gets its stage and the secret cache TTL the rotation grace period was checked against", () => {

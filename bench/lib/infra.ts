@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { functionEnvironment } from "@flxbl-lambda/core";
 import type { Emulator } from "@flxbl-lambda/emulator";
 import {
   ensureStateTable,
@@ -102,16 +103,15 @@ export function functionEnv(options: {
   extra?: Record<string, string>;
 }): Record<string, string> {
   return {
-    ...options.extra,
+    ...functionEnvironment(
+      { name: options.name, environment: options.extra },
+      { flxblUrl: options.flxblUrl, secretId: options.secret.secretId, tableName, stage: "bench" },
+    ),
     AWS_REGION: region,
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: options.secret.sm.url,
     AWS_ENDPOINT_URL_DYNAMODB: options.dynamodbUrl,
-    FLXBL_URL: options.flxblUrl,
-    FLXBL_SECRET_ARN: options.secret.secretId,
-    STATE_TABLE_NAME: tableName,
-    POWERTOOLS_SERVICE_NAME: options.name,
     AWS_LAMBDA_FUNCTION_NAME: options.name,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(options.memoryMb),
     AWS_LAMBDA_FUNCTION_TIMEOUT: String(options.timeoutSeconds),

@@ -1,6 +1,116 @@
 import type { FunctionSpec } from "./manifest.js";
 
 /**
+ * The settings every deployment shares, once: the stacks, the local runtime, the functions'
+ * secret cache and the rotation function all take their defaults from here.
+ * - `secretTtlSeconds`: how long a function keeps its secret in memory;
+ * - `maxStaleSeconds`: how long past that a function keeps its last good secret through a
+ *   Secrets Manager outage;
+ * - `rotationGraceSeconds`: how long a rotated-out key keeps working (longer than the TTL).
+ *
+ * @example
+ * ```ts
+ * const ttlMs = contractDefaults.secretTtlSeconds * 1000; // 300000
+ * ```
+ */
+export const contractDefaults = {
+  secretTtlSeconds: 300,
+  maxStaleSeconds: 3600,
+  rotationGraceSeconds: 360,
+} as const;
+
+/**
+ * Where a function runs: the values its environment is written from. In the stacks these are
+ * CloudFormation tokens; locally and in tests, the local servers' names.
+ *
+ * @example
+ * ```ts
+ * const placement: FunctionPlacement = {
+ *   flxblUrl: "https://api.flxbl.dev/api/v1",
+ *   secretId: "flxbl-lambda/prod/payments-webhook",
+ *   tableName: "flxbl-lambda-prod-state",
+ *   stage: "prod",
+ * };
+ * ```
+ */
+export interface FunctionPlacement {
+  /** FLXBL's API base (`FLXBL_URL`). */
+  flxblUrl: string;
+  /** The function's own secret, by ARN or name (`FLXBL_SECRET_ARN`). */
+  secretId: string;
+  /** The state table (`STATE_TABLE_NAME`). */
+  tableName: string;
+  /** The stage (`APP_STAGE`). */
+  stage: string;
+  /** @default contractDefaults.secretTtlSeconds */
+  secretTtlSeconds?: number | string;
+  /** @default contractDefaults.maxStaleSeconds */
+  maxStaleSeconds?: number | string;
+  /**
+   * Values that replace the manifest entry's own `environment` values of the same name (a local
+   * `.env`); names the entry does not declare, and empty values, are ignored.
+   */
+  overrides?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * A function's environment, written from its manifest entry and where it runs: the one place that
+ * says which variables a function gets (`readFunctionEnv` reads them back at cold start). The
+ * stacks, `npm start`, the test harness and the bench all write it with this.
+ *
+ * @example
+ * ```ts
+ * const environment = functionEnvironment(paymentsWebhook, { flxblUrl, secretId, tableName, stage: "dev" });
+ * // { FLXBL_URL, FLXBL_SECRET_ARN, STATE_TABLE_NAME, APP_STAGE, FLXBL_SECRET_TTL_SECONDS,
+ * //   FLXBL_SECRET_MAX_STALE_SECONDS, POWERTOOLS_SERVICE_NAME, ...the entry's environment }
+ * ```
+ */
+export function functionEnvironment(
+  spec: Pick<FunctionSpec, "name" | "environment">,
+  placement: FunctionPlacement,
+): Record<string, string> {
+  const own: Record<string, string> = { ...spec.environment };
+  for (const name of Object.keys(own)) {
+    const override = placement.overrides?.[name];
+    if (override) own[name] = override;
+  }
+  return {
+    ...own,
+    FLXBL_URL: placement.flxblUrl,
+    FLXBL_SECRET_ARN: placement.secretId,
+    STATE_TABLE_NAME: placement.tableName,
+    APP_STAGE: placement.stage,
+    FLXBL_SECRET_TTL_SECONDS: String(placement.secretTtlSeconds || contractDefaults.secretTtlSeconds),
+    FLXBL_SECRET_MAX_STALE_SECONDS: String(placement.maxStaleSeconds ?? contractDefaults.maxStaleSeconds),
+    POWERTOOLS_SERVICE_NAME: spec.name,
+  };
+}
+
+/**
+ * The rotation function's environment: FLXBL, its admin key's secret, the stage (with the bundled
+ * manifest, its authority) and the grace period.
+ *
+ * @example
+ * ```ts
+ * const environment = rotationEnvironment({ flxblUrl, adminSecretId, stage: "prod" });
+ * ```
+ */
+export function rotationEnvironment(options: {
+  flxblUrl: string;
+  adminSecretId: string;
+  stage: string;
+  graceSeconds?: number | string;
+}): Record<string, string> {
+  return {
+    FLXBL_URL: options.flxblUrl,
+    ADMIN_SECRET_ARN: options.adminSecretId,
+    APP_STAGE: options.stage,
+    ROTATION_GRACE_SECONDS: String(options.graceSeconds || contractDefaults.rotationGraceSeconds),
+    POWERTOOLS_SERVICE_NAME: "rotate-key",
+  };
+}
+
+/**
  * Where a deployment lives: the SST app's name and the stage. Secret names, key names and the
  * rotation function's authority are all derived from it and the manifest, in this one module.
  *

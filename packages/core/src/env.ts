@@ -46,6 +46,16 @@ const functionEnvSchema = z.object({
 });
 
 /**
+ * The variables {@link readFunctionEnv} reads: what `functionEnvironment` must write.
+ *
+ * @example
+ * ```ts
+ * functionEnvKeys.includes("FLXBL_SECRET_ARN"); // true
+ * ```
+ */
+export const functionEnvKeys: readonly string[] = Object.keys(functionEnvSchema.shape);
+
+/**
  * The environment every function gets from its stack (and from `npm start`). Nothing in it is secret.
  *
  * @example

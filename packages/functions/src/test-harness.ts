@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { FunctionSpec } from "@flxbl-lambda/core";
+import { type FunctionSpec, functionEnvironment } from "@flxbl-lambda/core";
 import { type Emulator, type EmulatorConfig, startEmulator } from "@flxbl-lambda/emulator";
 import {
   ensureStateTable,
@@ -103,12 +103,17 @@ export class Harness {
     provisioned: Provisioned,
     extraEnv: Record<string, string> = {},
   ): Promise<LambdaHandler> {
-    process.env.FLXBL_URL = this.flxbl.url;
-    process.env.FLXBL_SECRET_ARN = provisioned.secretId;
-    process.env.STATE_TABLE_NAME = this.tableName;
-    // The manifest entry's environment (as its stack sets it) and the extra variables hold for
-    // this cold start only (the module reads them at import).
-    const vars = { ...spec.environment, ...extraEnv };
+    // The environment its stack writes, and the extra variables, hold for this cold start only
+    // (the module reads them at import).
+    const vars = {
+      ...functionEnvironment(spec, {
+        flxblUrl: this.flxbl.url,
+        secretId: provisioned.secretId,
+        tableName: this.tableName,
+        stage: "test",
+      }),
+      ...extraEnv,
+    };
     const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
     for (const [k, v] of Object.entries(vars)) process.env[k] = v;
     const [file, exportName] = splitHandler(spec.handler);

@@ -14,10 +14,13 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import {
   adminSecretName,
+  contractDefaults,
   type FunctionSpec,
   flxblUrlProblem,
+  functionEnvironment,
   functionSecretName,
   httpApiEvent,
+  rotationEnvironment,
   scheduledEvent,
   type WebhookSpec,
 } from "@flxbl-lambda/core";
@@ -155,8 +158,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       tableName,
     );
     // The rule the Keys stack checks at synth time: a rotated-out key must outlive every cached copy.
-    const ttl = Number(options.env?.FLXBL_SECRET_TTL_SECONDS || 300);
-    const grace = Number(options.env?.ROTATION_GRACE_SECONDS || 360);
+    const ttl = Number(options.env?.FLXBL_SECRET_TTL_SECONDS || contractDefaults.secretTtlSeconds);
+    const grace = Number(options.env?.ROTATION_GRACE_SECONDS || contractDefaults.rotationGraceSeconds);
     if (!(grace > ttl))
       throw new Error(
         `ROTATION_GRACE_SECONDS (${grace}) must be longer than FLXBL_SECRET_TTL_SECONDS (${ttl}), or a warm function would hold a revoked key; fix .env`,
@@ -193,20 +196,20 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     const hosts = new Map<string, FunctionHost>();
     for (const spec of options.manifest) {
-      const env: Record<string, string> = { ...spec.environment };
-      // An empty .env value (KEY=) keeps the manifest's default rather than blanking it.
-      for (const name of Object.keys(env)) if (options.env?.[name]) env[name] = options.env[name] as string;
       const host = new FunctionHost(spec, {
         root: repoRoot.replace(/\/$/, ""),
         env: {
-          ...env,
           ...aws,
-          FLXBL_URL: flxbl.url,
-          FLXBL_SECRET_ARN: secretName(spec.name),
-          STATE_TABLE_NAME: tableName,
-          APP_STAGE: stage,
-          POWERTOOLS_SERVICE_NAME: spec.name,
-          ...passThrough(options.env, ["FLXBL_SECRET_TTL_SECONDS", "FLXBL_SECRET_MAX_STALE_SECONDS"]),
+          // As the stack writes it; `.env` values replace the manifest's (an empty one keeps it).
+          ...functionEnvironment(spec, {
+            flxblUrl: flxbl.url,
+            secretId: secretName(spec.name),
+            tableName,
+            stage,
+            secretTtlSeconds: options.env?.FLXBL_SECRET_TTL_SECONDS || undefined,
+            maxStaleSeconds: options.env?.FLXBL_SECRET_MAX_STALE_SECONDS || undefined,
+            overrides: options.env,
+          }),
         },
         onOutput: (line) => functionLog(spec.name, line),
       });
@@ -217,11 +220,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       root: repoRoot.replace(/\/$/, ""),
       env: {
         ...aws,
-        FLXBL_URL: flxbl.url,
-        ADMIN_SECRET_ARN: adminSecret,
-        APP_STAGE: stage,
-        POWERTOOLS_SERVICE_NAME: rotationFunction.name,
-        ...passThrough(options.env, ["ROTATION_GRACE_SECONDS"]),
+        ...rotationEnvironment({
+          flxblUrl: flxbl.url,
+          adminSecretId: adminSecret,
+          stage,
+          graceSeconds: options.env?.ROTATION_GRACE_SECONDS || undefined,
+        }),
       },
       onOutput: (line) => functionLog(rotationFunction.name, line),
     });
@@ -367,11 +371,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     await closeAll();
     throw err;
   }
-}
-
-/** The named variables of `.env` that are set (an empty value keeps the default). */
-function passThrough(env: Record<string, string> | undefined, names: string[]): Record<string, string> {
-  return Object.fromEntries(names.filter((name) => env?.[name]).map((name) => [name, env?.[name] as string]));
 }
 
 /** Writes the admin key into its secret, as an operator does after deploying (`keys set-admin-key`). */

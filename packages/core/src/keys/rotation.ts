@@ -7,6 +7,7 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
+import { contractDefaults } from "../contract.js";
 import { type FlxblAdmin, keyMatches } from "./admin.js";
 
 /**
@@ -301,7 +302,7 @@ async function revokeSuperseded(
     return;
   }
   if (before.length === 0) return;
-  await sleep(options.graceMs ?? 360_000);
+  await sleep(options.graceMs ?? contractDefaults.rotationGraceSeconds * 1000);
   // Decided again after the wait: a key provisioned meanwhile is kept.
   for (const key of (await superseded()) ?? []) {
     const revoked = await options.admin.revokeKey(key.id);

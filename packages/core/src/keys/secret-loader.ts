@@ -2,6 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { z } from "zod/mini";
 import { isTransientAwsError, sharedSecretsManagerClient } from "../aws.js";
+import { contractDefaults } from "../contract.js";
 import type { ApiKeySource } from "../flxbl/client.js";
 
 /**
@@ -277,8 +278,8 @@ export class SecretLoader {
   constructor(options: SecretLoaderOptions) {
     this.secretId = options.secretId;
     this.#client = options.client ?? sharedSecretsManagerClient();
-    this.#ttlMs = options.ttlMs ?? 300_000;
-    this.#maxStaleMs = options.maxStaleMs ?? 3_600_000;
+    this.#ttlMs = options.ttlMs ?? contractDefaults.secretTtlSeconds * 1000;
+    this.#maxStaleMs = options.maxStaleMs ?? contractDefaults.maxStaleSeconds * 1000;
     this.#readTimeoutMs = options.readTimeoutMs ?? 2_000;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;

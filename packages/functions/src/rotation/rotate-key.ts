@@ -1,4 +1,4 @@
-import { flxblUrlProblem, manifestScopes, rotationHandler } from "@flxbl-lambda/core";
+import { contractDefaults, flxblUrlProblem, manifestScopes, rotationHandler } from "@flxbl-lambda/core";
 import { z } from "zod/mini";
 import { appName, manifest } from "../manifest.js";
 
@@ -7,7 +7,10 @@ const env = z
     FLXBL_URL: z.string().check(z.refine((url) => flxblUrlProblem(url) === undefined, "must be https:")),
     ADMIN_SECRET_ARN: z.string().check(z.minLength(1)),
     APP_STAGE: z.string().check(z.minLength(1)),
-    ROTATION_GRACE_SECONDS: z._default(z.pipe(z.coerce.number(), z.int().check(z.nonnegative())), 360),
+    ROTATION_GRACE_SECONDS: z._default(
+      z.pipe(z.coerce.number(), z.int().check(z.nonnegative())),
+      contractDefaults.rotationGraceSeconds,
+    ),
   })
   .parse(process.env);
 

@@ -2,7 +2,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "stacks/**/*.test.ts"],
+    include: [
+      "packages/*/src/**/*.test.ts",
+      "packages/*/test/**/*.test.ts",
+      "stacks/**/*.test.ts",
+      "test/**/*.test.ts",
+    ],
     // Integration tests start real servers on loopback; give them room on a 2-core machine.
     testTimeout: 20_000,
     hookTimeout: 30_000,

@@ -12,7 +12,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FunctionSpec } from "@flxbl-lambda/core";
+import { type FunctionSpec, scheduledEvent } from "@flxbl-lambda/core";
 import { startEmulator } from "@flxbl-lambda/emulator";
 import {
   expireStaleOrders,
@@ -21,7 +21,6 @@ import {
   manifest,
   paymentsWebhook,
 } from "@flxbl-lambda/functions";
-import { scheduledEvent } from "@flxbl-lambda/local";
 import appSchema from "../packages/functions/flxbl/schema.json" with { type: "json" };
 import seed from "../packages/functions/flxbl/seed.json" with { type: "json" };
 import { coldFigures } from "./figures/cold.js";
@@ -246,7 +245,16 @@ async function setUp(closers: Closers, log: (line: string) => void): Promise<Ben
   const dynamodb = await startStateTable(closers);
   const secrets = new Map<string, FunctionSecret>();
   for (const fn of functions.values())
-    secrets.set(fn.name, await provisionFunction(emulator, fn.name, fn.scopes, closers));
+    secrets.set(
+      fn.name,
+      await provisionFunction(
+        emulator,
+        fn.name,
+        fn.scopes,
+        closers,
+        fn.spec && "signature" in fn.spec ? fn.spec.signature : undefined,
+      ),
+    );
   return { root, outDir, workerScript, functions, emulator, dynamodb, secrets, closers, log };
 }
 

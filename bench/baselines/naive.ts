@@ -1,6 +1,6 @@
 /**
  * Baseline "naive": no middleware, the key read from Secrets Manager on every invocation
- * (what STYLE.md calls an anti-pattern), FLXBL called with plain `fetch`.
+ * (the anti-pattern: a Secrets Manager call per invocation), FLXBL called with plain `fetch`.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 

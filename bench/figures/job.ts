@@ -1,5 +1,5 @@
+import { scheduledEvent } from "@flxbl-lambda/core";
 import { type BehaviourOptions, type RateLimit, startEmulator } from "@flxbl-lambda/emulator";
-import { scheduledEvent } from "@flxbl-lambda/local";
 import appSchema from "../../packages/functions/flxbl/schema.json" with { type: "json" };
 import { type BenchContext, startWorker } from "../lib/context.js";
 import { Closers, provisionFunction, startStateTable } from "../lib/infra.js";

@@ -1,6 +1,6 @@
+import type { LocalDynamoDB } from "@flxbl-lambda/aws-local";
 import type { FunctionSpec } from "@flxbl-lambda/core";
 import type { Emulator } from "@flxbl-lambda/emulator";
-import type { LocalDynamoDB } from "@flxbl-lambda/local";
 import type { Bundle } from "./build.js";
 import { type Closers, type FunctionSecret, functionEnv } from "./infra.js";
 import { lambdaNodeFlags, WorkerProcess } from "./worker-process.js";

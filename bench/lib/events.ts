@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { signStandardWebhook, signStripePayload } from "@flxbl-lambda/core";
+import { httpApiEvent, signStandardWebhook, signStripePayload } from "@flxbl-lambda/core";
 import { inventoryWebhook, paymentsWebhook } from "@flxbl-lambda/functions";
-import { httpApiEvent } from "@flxbl-lambda/local";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 
 const hex = () => randomUUID().replaceAll("-", "");

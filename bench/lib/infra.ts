@@ -1,15 +1,15 @@
-import { randomBytes } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { functionEnvironment } from "@flxbl-lambda/core";
-import type { Emulator } from "@flxbl-lambda/emulator";
 import {
   ensureStateTable,
   type LocalDynamoDB,
   type LocalSecretsManager,
   startLocalDynamoDB,
   startLocalSecretsManager,
-} from "@flxbl-lambda/local";
+} from "@flxbl-lambda/aws-local";
+import { functionEnvironment } from "@flxbl-lambda/core";
+import type { Emulator } from "@flxbl-lambda/emulator";
+import { newSigningSecret } from "@flxbl-lambda/provisioning";
 
 export const region = "us-east-1";
 export const tableName = "flxbl-lambda-bench-state";
@@ -32,9 +32,6 @@ export class Closers {
     return problems;
   }
 }
-
-/** A new signing secret in the `whsec_<base64>` form both webhook schemes use. */
-export const newSigningSecret = () => `whsec_${randomBytes(24).toString("base64")}`;
 
 /** Calls the emulator as its admin. */
 export async function admin<T>(flxbl: { url: string; adminKey: string }, method: string, path: string, body?: unknown) {
@@ -67,12 +64,13 @@ export async function provisionFunction(
   name: string,
   scopes: readonly string[],
   closers: Closers,
+  signature?: string,
 ): Promise<FunctionSecret> {
   const key = await admin<{ key: string }>(emulator, "POST", "/api-keys", { name: `bench/${name}`, scopes });
   const sm = await startLocalSecretsManager();
   closers.add(`secrets manager of ${name}`, () => sm.close());
   const secretId = `flxbl-lambda/bench/${name}`;
-  const signingSecrets = [newSigningSecret()];
+  const signingSecrets = [newSigningSecret(signature)];
   const client = new SecretsManagerClient({ endpoint: sm.url, region, credentials });
   await client.send(
     new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify({ apiKey: key.key, signingSecrets }) }),

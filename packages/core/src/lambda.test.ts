@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { type LocalSecretsManager, startLocalSecretsManager } from "@flxbl-lambda/aws-local";
 import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
-import { type LocalSecretsManager, startLocalSecretsManager } from "@flxbl-lambda/local";
 import type { APIGatewayProxyEventV2, Context, ScheduledEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import appSchema from "../../functions/flxbl/schema.json" with { type: "json" };
+import { appSchema } from "../../emulator/src/test-helpers.js";
 import type { FlxblRecord } from "./flxbl/types.js";
 import { JobFailedError } from "./jobs/runner.js";
 import { SecretLoader } from "./keys/secret-loader.js";

@@ -1,17 +1,17 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
 import {
   ensureStateTable,
   type LocalDynamoDB,
   type LocalSecretsManager,
   startLocalDynamoDB,
   startLocalSecretsManager,
-} from "@flxbl-lambda/local";
+} from "@flxbl-lambda/aws-local";
+import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod/mini";
-import appSchema from "../../functions/flxbl/schema.json" with { type: "json" };
+import { appSchema } from "../../emulator/src/test-helpers.js";
 import { SecretLoader } from "./keys/secret-loader.js";
 import type { WebhookSpec } from "./manifest.js";
 import { deliverWebhook } from "./testing/webhook-kit.js";

@@ -1,7 +1,7 @@
 /**
  * Behaviour switches for the points FLXBL's public docs leave open.
  *
- * Each option is one OPEN point of `shared/flxbl-api.md`; the default is the variant seen in
+ * Each option is one open point of FLXBL's API (`FLXBL-API.md` in this package); the default is the variant seen in
  * FLXBL's own example code or generated spec. The client under test must work with every
  * value, so a difference from the real service costs a config change, not a rewrite.
  */

@@ -1,17 +1,15 @@
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { type FunctionSpec, functionEnvironment } from "@flxbl-lambda/core";
-import { type Emulator, type EmulatorConfig, startEmulator } from "@flxbl-lambda/emulator";
 import {
   ensureStateTable,
-  httpApiEvent,
   type LocalDynamoDB,
   type LocalSecretsManager,
-  lambdaContext,
   startLocalDynamoDB,
   startLocalSecretsManager,
-} from "@flxbl-lambda/local";
+} from "@flxbl-lambda/aws-local";
+import { type FunctionSpec, functionEnvironment, httpApiEvent, lambdaContext } from "@flxbl-lambda/core";
+import { type Emulator, type EmulatorConfig, startEmulator } from "@flxbl-lambda/emulator";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { vi } from "vitest";
 import appSchema from "../flxbl/schema.json" with { type: "json" };
@@ -30,7 +28,7 @@ export interface Provisioned {
 }
 
 /** The signing-secret generator provisioning uses, so tests sign with secrets of the same form. */
-export { newSigningSecret } from "@flxbl-lambda/local";
+export { newSigningSecret } from "@flxbl-lambda/provisioning";
 
 /**
  * Everything a function talks to, on loopback: the FLXBL emulator, a Secrets Manager endpoint

@@ -8,11 +8,11 @@ import {
   ListSecretsCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
+import { type LocalSecretsManager, startLocalSecretsManager } from "@flxbl-lambda/aws-local";
 import { FlxblAdmin } from "@flxbl-lambda/core";
 import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RuntimeInfo } from "./runtime.js";
-import { type LocalSecretsManager, startLocalSecretsManager } from "./secrets-manager.js";
 import { isolatedEnv, printed, runKeys } from "./test-fixtures/keys-cli.js";
 
 const schema = JSON.parse(

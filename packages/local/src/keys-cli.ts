@@ -11,7 +11,7 @@ import {
   startRotation,
 } from "@flxbl-lambda/core";
 import { appName, manifest } from "@flxbl-lambda/functions";
-import { provisionKeys, readSecret } from "./provision.js";
+import { provisionKeys, readSecret } from "@flxbl-lambda/provisioning";
 import { readRuntimeInfo } from "./runtime-info.js";
 
 const usage = `usage: npm run keys -- <provision|status|rotate|set-admin-key> --stage <stage> [--local] [--function <name>] [--wait <seconds>]

@@ -13,6 +13,15 @@ import {
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import {
+  ensureStateTable,
+  isOwnLoopbackHost,
+  type LocalDynamoDB,
+  type LocalSecretsManager,
+  startLocalDynamoDB,
+  startLocalSecretsManager,
+  writePrivateFile,
+} from "@flxbl-lambda/aws-local";
+import {
   adminSecretName,
   contractDefaults,
   type FunctionSpec,
@@ -26,13 +35,10 @@ import {
 } from "@flxbl-lambda/core";
 import { type Emulator, type SeedData, startEmulator } from "@flxbl-lambda/emulator";
 import { appName, rotationFunction } from "@flxbl-lambda/functions";
+import { type ProvisionResult, provisionKeys } from "@flxbl-lambda/provisioning";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "./dynamodb.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
-import { isOwnLoopbackHost, writePrivateFile } from "./private-io.js";
-import { type ProvisionResult, provisionKeys } from "./provision.js";
 import { parseSchedule } from "./schedule.js";
-import { type LocalSecretsManager, startLocalSecretsManager } from "./secrets-manager.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 

@@ -3,10 +3,10 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { startLocalSecretsManager } from "@flxbl-lambda/aws-local";
 import { manifest } from "@flxbl-lambda/functions";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startRuntime } from "./runtime.js";
-import { startLocalSecretsManager } from "./secrets-manager.js";
 
 /** What `npm start` refuses to start with; `cli.ts` prints the rejection as `npm start failed: <message>`. */
 describe("startRuntime (npm start) refuses to start", () => {

@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
-import { startFaultProxy } from "@flxbl-lambda/local";
+import { startFaultProxy } from "@flxbl-lambda/aws-local";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 // The emulator is the FLXBL stand-in these integration tests run against; core does not ship with it.
 import { defaultBehaviour, type Emulator, type EmulatorConfig } from "../../../emulator/src/index.js";

@@ -5,8 +5,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { ensureStateTable, type LocalDynamoDB, startFaultProxy, startLocalDynamoDB } from "@flxbl-lambda/aws-local";
 import type { Emulator } from "@flxbl-lambda/emulator";
-import { ensureStateTable, type LocalDynamoDB, startFaultProxy, startLocalDynamoDB } from "@flxbl-lambda/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // The emulator is the FLXBL stand-in these integration tests run against; core does not ship with it.
 import { keyWith, startAppEmulator } from "../../../emulator/src/test-helpers.js";

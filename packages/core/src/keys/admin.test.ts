@@ -1,6 +1,6 @@
 import { type Emulator, type EmulatorConfig, startEmulator } from "@flxbl-lambda/emulator";
 import { afterEach, describe, expect, it } from "vitest";
-import appSchema from "../../../functions/flxbl/schema.json" with { type: "json" };
+import { appSchema } from "../../../emulator/src/test-helpers.js";
 import { FlxblAdmin } from "./admin.js";
 
 describe("FlxblAdmin.listKeys", () => {

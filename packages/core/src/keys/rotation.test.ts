@@ -8,10 +8,10 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
+import { type LocalSecretsManager, startLocalSecretsManager } from "@flxbl-lambda/aws-local";
 import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
-import { type LocalSecretsManager, startLocalSecretsManager } from "@flxbl-lambda/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import appSchema from "../../../functions/flxbl/schema.json" with { type: "json" };
+import { appSchema } from "../../../emulator/src/test-helpers.js";
 import { FlxblAdmin } from "./admin.js";
 import { type RotationOptions, type RotationStep, rotateStep } from "./rotation.js";
 

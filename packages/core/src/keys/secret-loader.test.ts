@@ -9,7 +9,7 @@ import {
   type LocalSecretsManager,
   startFaultProxy,
   startLocalSecretsManager,
-} from "@flxbl-lambda/local";
+} from "@flxbl-lambda/aws-local";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   parseSecretValue,

@@ -53,7 +53,7 @@ export interface HttpResponse {
 }
 
 /**
- * How an error is answered, by DESIGN.md's response rules. `defaultRetryAfterSeconds` (default 5)
+ * How an error is answered, by the webhook response rules (core's README). `defaultRetryAfterSeconds` (default 5)
  * is the wait for an upstream failure that named none.
  *
  * @example

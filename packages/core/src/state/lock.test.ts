@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "@flxbl-lambda/local";
+import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "@flxbl-lambda/aws-local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RetryLaterError } from "../middleware/errors.js";
 import { classifyError } from "../middleware/http-errors.js";

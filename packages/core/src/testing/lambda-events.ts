@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, Context, ScheduledEvent } from "aws-lambda";
 
-/** What a request to an HTTP API route carries. */
+/**
+ * What a request to an HTTP API route carries.
+ *
+ * @example
+ * ```ts
+ * const request: HttpRequestInput = { method: "POST", path: "/webhooks/payments", headers: { "content-type": "application/json" }, body };
+ * ```
+ */
 export interface HttpRequestInput {
   method: string;
   /** Raw path, e.g. `/webhooks/payments`. */
@@ -113,6 +120,12 @@ export function scheduledEvent(ruleName: string, time = new Date()): ScheduledEv
 /**
  * A Lambda context whose remaining time counts down from the function's timeout, as the
  * runtime's does.
+ *
+ * @example
+ * ```ts
+ * const context = lambdaContext({ functionName: "payments-webhook", timeoutSeconds: 10, memoryMb: 256 });
+ * const result = await handler(httpApiEvent(request), context);
+ * ```
  */
 export function lambdaContext(options: { functionName: string; timeoutSeconds: number; memoryMb?: number }): Context {
   const deadline = Date.now() + options.timeoutSeconds * 1000;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type FaultProxy, startFaultProxy } from "@flxbl-lambda/aws-local";
 import { createFlxblClient, type FlxblRecord, KeyedLock, RetryLaterError } from "@flxbl-lambda/core";
-import { type FaultProxy, startFaultProxy } from "@flxbl-lambda/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaymentEvent } from "../events.js";
 import { expireStaleOrders, paymentsWebhook } from "../manifest.js";

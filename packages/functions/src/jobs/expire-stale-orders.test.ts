@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { JobSummary } from "@flxbl-lambda/core";
-import { lambdaContext, scheduledEvent } from "@flxbl-lambda/local";
+import { type JobSummary, lambdaContext, scheduledEvent } from "@flxbl-lambda/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { expireStaleOrders as spec } from "../manifest.js";
 import { Harness, type LambdaHandler } from "../test-harness.js";

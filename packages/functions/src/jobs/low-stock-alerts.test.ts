@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createFlxblClient, FlxblScopeError, type JobSummary } from "@flxbl-lambda/core";
-import { lambdaContext, scheduledEvent } from "@flxbl-lambda/local";
+import { createFlxblClient, FlxblScopeError, type JobSummary, lambdaContext, scheduledEvent } from "@flxbl-lambda/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { lowStockAlerts as spec } from "../manifest.js";
 import { Harness, type LambdaHandler, type Provisioned } from "../test-harness.js";

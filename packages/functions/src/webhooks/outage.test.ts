@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { JobSummary } from "@flxbl-lambda/core";
-import { type FaultProxy, lambdaContext, scheduledEvent, startFaultProxy } from "@flxbl-lambda/local";
+import { type FaultProxy, startFaultProxy } from "@flxbl-lambda/aws-local";
+import { type JobSummary, lambdaContext, scheduledEvent } from "@flxbl-lambda/core";
 import Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { expireStaleOrders, paymentsWebhook as spec } from "../manifest.js";

@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { type LocalSecretsManager, startLocalSecretsManager } from "@flxbl-lambda/aws-local";
 import { FlxblAdmin, type FunctionSpec } from "@flxbl-lambda/core";
 import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
-import { manifest } from "@flxbl-lambda/functions";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   newSigningSecret,
@@ -12,11 +11,8 @@ import {
   provisionKeys,
   SigningSecretRefusedError,
 } from "./provision.js";
-import { type LocalSecretsManager, startLocalSecretsManager } from "./secrets-manager.js";
+import { manifest, schema } from "./test-fixtures/shop.js";
 
-const schema = JSON.parse(
-  readFileSync(new URL("../../functions/flxbl/schema.json", import.meta.url), "utf8"),
-) as unknown;
 const secretName = (fn: string) => `flxbl-lambda/test/${fn}`;
 /** A signing secret as provisioning makes it: `whsec_` + the base64 of 32 bytes. */
 const generated = /^whsec_[A-Za-z0-9+/]{43}=$/;

@@ -361,6 +361,14 @@ describe("stacks synthesized offline from the manifest", () => {
   }, 120_000);
 
   it("adds a function, its trigger, its secret and its policy from one new manifest entry alone", async () => {
+    const github: FunctionSpec = {
+      name: "github-webhook",
+      handler: "packages/functions/src/webhooks/github.handler",
+      trigger: { kind: "http", method: "POST", path: "/webhooks/github" },
+      signature: "github",
+      scopes: ["entity:Product:read"],
+      timeoutSeconds: 10,
+    };
     const extra: FunctionSpec = {
       name: "nightly-report",
       handler: "packages/functions/src/jobs/nightly-report.handler",
@@ -369,7 +377,7 @@ describe("stacks synthesized offline from the manifest", () => {
       timeoutSeconds: 120,
       memoryMb: 512,
     };
-    const { Keys, Storage, Webhooks, Jobs } = createStacks([...manifest, extra]);
+    const { Keys, Storage, Webhooks, Jobs } = createStacks([...manifest, github, extra]);
     const grown = await synthesize({
       stage: "test",
       stacks: (app) => {
@@ -395,6 +403,20 @@ describe("stacks synthesized offline from the manifest", () => {
     expect(appFunctions(grown.templates.Jobs as Template).length).toBe(
       appFunctions(templates.Jobs as Template).length + 1,
     );
+    // The webhook: its route on the API, integrated with its own function, on its own secret.
+    const hook = inspect(grown.templates, github, "test");
+    expect(hook.secretId).toBeDefined();
+    const [, route] =
+      byType(grown.templates.Webhooks as Template, "AWS::ApiGatewayV2::Route").find(
+        ([, r]) => r.Properties.RouteKey === "POST /webhooks/github",
+      ) ?? [];
+    const integrationId = (route?.Properties.Target["Fn::Join"][1][1] as { Ref: string } | undefined)?.Ref ?? "";
+    const integration = resources(grown.templates.Webhooks as Template)[integrationId];
+    expect(hook.fnId).toBeDefined();
+    expect(JSON.stringify(integration?.Properties.IntegrationUri)).toContain(hook.fnId);
+    expect(hook.statements.filter((s) => actionsOf(s).includes("secretsmanager:GetSecretValue"))).toEqual([
+      { Action: "secretsmanager:GetSecretValue", Effect: "Allow", Resource: { "Fn::ImportValue": hook.secretExport } },
+    ]);
   }, 120_000);
 
   describe("settings refused at synth time", () => {

@@ -1,5 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import middy, { type MiddyfiedHandler } from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { FunctionEnv } from "./env.js";
@@ -67,6 +69,11 @@ export interface FlxblHandlerOptions {
    */
   secrets?: SecretLoader;
   client?: Pick<FlxblClientOptions, "retry" | "safetyMarginMs" | "attemptTimeoutMs" | "fetch" | "random">;
+  /**
+   * DynamoDB client for the state table: the lock, and what builds on this stack (idempotency
+   * records, a job's checkpoint). @default the container's shared client
+   */
+  dynamodb?: DynamoDBClient;
 }
 
 /**
@@ -124,7 +131,12 @@ export function flxblHandler<TEvent, TResult>(
 function lockFor(options: FlxblHandlerOptions): KeyedLock {
   const tableName = options.env.STATE_TABLE_NAME;
   const namespaces = options.spec.locks ?? [];
-  if (tableName) return new KeyedLock({ tableName, namespaces });
+  if (tableName)
+    return new KeyedLock({
+      tableName,
+      namespaces,
+      client: options.dynamodb && DynamoDBDocumentClient.from(options.dynamodb),
+    });
   return {
     run: async () => {
       throw new Error(`${options.spec.name} has no state table (STATE_TABLE_NAME) to lock on`);

@@ -1,4 +1,3 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { MiddlewareObj, MiddyfiedHandler } from "@middy/core";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
@@ -78,8 +77,6 @@ export interface WebhookHandlerOptions<E extends WebhookEvents = WebhookEvents> 
   toleranceSeconds?: number;
   /** Clock for the signature window (tests). @default Date.now */
   now?: () => number;
-  /** DynamoDB client for idempotency records (tests). @default the container's shared client */
-  dynamodb?: DynamoDBClient;
 }
 
 const json = { "content-type": "application/json" };

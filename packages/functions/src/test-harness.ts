@@ -8,7 +8,14 @@ import {
   startLocalDynamoDB,
   startLocalSecretsManager,
 } from "@flxbl-lambda/aws-local";
-import { type FunctionSpec, functionEnvironment, httpApiEvent, lambdaContext } from "@flxbl-lambda/core";
+import {
+  type FunctionSpec,
+  functionEnvironment,
+  httpApiEvent,
+  lambdaContext,
+  type WebhookAnswer,
+  webhookAnswer,
+} from "@flxbl-lambda/core";
 import { type Emulator, type EmulatorConfig, startEmulator } from "@flxbl-lambda/emulator";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { vi } from "vitest";
@@ -142,7 +149,7 @@ export class Harness {
       /** The invocation's time limit, when not the manifest's (in-progress idempotency records last that long). */
       timeoutSeconds?: number;
     },
-  ): Promise<{ statusCode: number; headers: Record<string, string>; json: any }> {
+  ): Promise<WebhookAnswer> {
     if (spec.trigger.kind !== "http") throw new Error(`${spec.name} is not an HTTP function`);
     const event = httpApiEvent({
       method: spec.trigger.method,
@@ -159,12 +166,7 @@ export class Harness {
         memoryMb: spec.memoryMb,
       }),
     )) as APIGatewayProxyStructuredResultV2;
-    const body = typeof result.body === "string" ? result.body : "";
-    return {
-      statusCode: result.statusCode ?? 200,
-      headers: (result.headers ?? {}) as Record<string, string>,
-      json: body ? JSON.parse(body) : undefined,
-    };
+    return webhookAnswer(result);
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { MiddyfiedHandler } from "@middy/core";
 import type { Context } from "aws-lambda";
 import { stateTableName } from "../env.js";
@@ -120,7 +121,13 @@ export interface JobHandlerOptions<T extends object, P = undefined> extends Flxb
 export function jobHandler<T extends object, P = undefined>(
   options: JobHandlerOptions<T, P>,
 ): MiddyfiedHandler<unknown, JobSummary, Error, Context> {
-  const store = options.store ?? new RunStore({ tableName: stateTableName(options.env), job: options.spec.name });
+  const store =
+    options.store ??
+    new RunStore({
+      tableName: stateTableName(options.env),
+      job: options.spec.name,
+      client: options.dynamodb && DynamoDBDocumentClient.from(options.dynamodb),
+    });
   return flxblHandler<unknown, JobSummary>(options, async (_event, context) => {
     const remaining = context.getRemainingTimeInMillis();
     const deadline = Date.now() + remaining;

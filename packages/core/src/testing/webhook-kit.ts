@@ -93,10 +93,23 @@ export async function deliverWebhook(
     signedWebhookEvent(spec, delivery),
     lambdaContext({ functionName: spec.name, timeoutSeconds: spec.timeoutSeconds, memoryMb: spec.memoryMb }),
   )) as APIGatewayProxyStructuredResultV2;
-  const body = typeof result.body === "string" ? result.body : "";
+  return webhookAnswer(result);
+}
+
+/**
+ * Reads a handler's result as API Gateway would (no status means 200) into a {@link WebhookAnswer},
+ * for tests that build their own event.
+ *
+ * @example
+ * ```ts
+ * const answer = webhookAnswer(await handler(httpApiEvent(request), lambdaContext({ functionName, timeoutSeconds: 10 })));
+ * ```
+ */
+export function webhookAnswer(result: APIGatewayProxyStructuredResultV2 | undefined): WebhookAnswer {
+  const body = typeof result?.body === "string" ? result.body : "";
   return {
-    statusCode: result.statusCode ?? 200,
-    headers: (result.headers ?? {}) as Record<string, string>,
+    statusCode: result?.statusCode ?? 200,
+    headers: (result?.headers ?? {}) as Record<string, string>,
     json: body ? JSON.parse(body) : undefined,
   };
 }

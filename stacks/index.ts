@@ -105,8 +105,12 @@ const isJob = (spec: FunctionSpec): spec is JobSpec => spec.trigger.kind === "sc
  *
  * @example
  * ```ts
- * const { Keys, Storage, Webhooks, Jobs } = createStacks(manifest);
- * app.stack(Keys).stack(Storage).stack(Webhooks).stack(Jobs);
+ * import type { App } from "sst/constructs";
+ *
+ * function stacks(app: App) { // as in sst.config.ts
+ *   const { Keys, Storage, Webhooks, Jobs } = createStacks(manifest);
+ *   app.stack(Keys).stack(Storage).stack(Webhooks).stack(Jobs);
+ * }
  * ```
  */
 export function createStacks(manifest: readonly FunctionSpec[], settings: StackSettings = {}) {

@@ -11,8 +11,10 @@ import { initProject, useProject } from "sst/project.js";
  *
  * @example
  * ```ts
+ * import type { Template } from "aws-cdk-lib/assertions";
+ *
  * const { templates } = await synthesize({ stage: "test" });
- * templates.Webhooks.hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: "POST /webhooks/payments" });
+ * (templates.Webhooks as Template).hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: "POST /webhooks/payments" });
  * ```
  */
 export async function synthesize(options: { stage?: string; stacks?: (app: App) => void } = {}) {

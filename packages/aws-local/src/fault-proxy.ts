@@ -16,7 +16,8 @@ import type { AddressInfo, Socket } from "node:net";
  *
  * @example
  * ```ts
- * proxy.set("hang");
+ * const proxy = await startFaultProxy("http://127.0.0.1:4010"); // in front of the emulator
+ * await proxy.set("refuse"); // FLXBL is down
  * ```
  */
 export type FaultMode = "pass" | "hang" | "reset" | "refuse";
@@ -47,6 +48,7 @@ export interface FaultProxy {
  *
  * @example
  * ```ts
+ * const sm = await startLocalSecretsManager();
  * const proxy = await startFaultProxy(sm.url);
  * process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = proxy.url;
  * await proxy.set("hang"); // every GetSecretValue now hangs

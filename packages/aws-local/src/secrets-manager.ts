@@ -54,6 +54,8 @@ export interface LocalSecretsManagerOptions {
  *
  * @example
  * ```ts
+ * import { rotateStep } from "@flxbl-lambda/core";
+ *
  * const invoke: RotationInvoker = (_lambdaArn, event) => rotateStep(event, { secrets, admin, scopesFor });
  * ```
  */
@@ -163,6 +165,8 @@ function assertLoopbackHost(req: IncomingMessage, { address, port }: AddressInfo
  *
  * @example
  * ```ts
+ * import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+ *
  * const sm = await startLocalSecretsManager();
  * process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = sm.url;
  * await new SecretsManagerClient({}).send(new CreateSecretCommand({ Name: "app/dev/fn", SecretString: "..." }));

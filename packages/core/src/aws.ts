@@ -12,7 +12,9 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
  *
  * @example
  * ```ts
- * const sqs = new SQSClient({ ...awsClientDefaults });
+ * import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+ *
+ * const replica = new DynamoDBClient({ ...awsClientDefaults, region: "eu-west-1" });
  * ```
  */
 export const awsClientDefaults = {
@@ -30,7 +32,9 @@ let secretsManager: SecretsManagerClient | undefined;
  *
  * @example
  * ```ts
- * const lock = new KeyedLock({ tableName, client: DynamoDBDocumentClient.from(sharedDynamoDbClient()) });
+ * import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+ *
+ * const lock = new KeyedLock({ tableName: stateTableName(env), client: DynamoDBDocumentClient.from(sharedDynamoDbClient()) });
  * ```
  */
 export function sharedDynamoDbClient(): DynamoDBClient {
@@ -58,6 +62,8 @@ export function sharedSecretsManagerClient(): SecretsManagerClient {
  *
  * @example
  * ```ts
+ * import { afterEach } from "vitest";
+ *
  * afterEach(() => clearSharedAwsClients());
  * ```
  */
@@ -81,8 +87,10 @@ const throttlingErrors = new Set([
  *
  * @example
  * ```ts
+ * import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+ *
  * try {
- *   await client.send(command);
+ *   await sharedDynamoDbClient().send(new DescribeTableCommand({ TableName: stateTableName(env) }));
  * } catch (err) {
  *   if (isTransientAwsError(err)) throw new RetryLaterError("DynamoDB is unavailable", 5, { cause: err });
  *   throw err;

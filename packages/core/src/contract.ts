@@ -60,7 +60,12 @@ export interface FunctionPlacement {
  *
  * @example
  * ```ts
- * const environment = functionEnvironment(paymentsWebhook, { flxblUrl, secretId, tableName, stage: "dev" });
+ * const environment = functionEnvironment(paymentsWebhook, {
+ *   flxblUrl: "https://api.flxbl.dev/api/v1",
+ *   secretId: "flxbl-lambda/dev/payments-webhook",
+ *   tableName: "flxbl-lambda-dev-state",
+ *   stage: "dev",
+ * });
  * // { FLXBL_URL, FLXBL_SECRET_ARN, STATE_TABLE_NAME, APP_STAGE, FLXBL_SECRET_TTL_SECONDS,
  * //   FLXBL_SECRET_MAX_STALE_SECONDS, POWERTOOLS_SERVICE_NAME, ...the entry's environment }
  * ```
@@ -92,7 +97,11 @@ export function functionEnvironment(
  *
  * @example
  * ```ts
- * const environment = rotationEnvironment({ flxblUrl, adminSecretId, stage: "prod" });
+ * const environment = rotationEnvironment({
+ *   flxblUrl: "https://api.flxbl.dev/api/v1",
+ *   adminSecretId: adminSecretName({ app: appName, stage: "prod" }),
+ *   stage: "prod",
+ * });
  * ```
  */
 export function rotationEnvironment(options: {

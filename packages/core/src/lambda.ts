@@ -18,7 +18,9 @@ import { KeyedLock } from "./state/lock.js";
  *
  * @example
  * ```ts
- * export const handler = flxblHandler({ spec, env, timeoutEarlyInMillis: 2 * defaultTimeoutEarlyMs }, work);
+ * export const handler = flxblHandler({ spec, env, timeoutEarlyInMillis: 2 * defaultTimeoutEarlyMs }, async (_event, context) =>
+ *   context.flxbl.entity<Order>("Order").query({ where: { status: "pending" }, limit: 10 }),
+ * );
  * ```
  */
 export const defaultTimeoutEarlyMs = 1000;
@@ -50,7 +52,7 @@ export interface HandlerContext extends FlxblContext {
  * @example
  * ```ts
  * const options: FlxblHandlerOptions = { spec: expireStaleOrders, env: readFunctionEnv(process.env) };
- * export const handler = flxblHandler(options, work);
+ * export const handler = flxblHandler(options, async (_event, context) => context.flxbl.entity<Order>("Order").list());
  * ```
  */
 export interface FlxblHandlerOptions {

@@ -15,6 +15,8 @@ import type { SignatureSchemeName } from "./webhooks/scheme.js";
  *
  * @example
  * ```ts
+ * import { z } from "zod/mini";
+ *
  * const events = {
  *   push: z.looseObject({ ref: z.string(), repository: z.looseObject({ full_name: z.string() }) }),
  *   ping: z.looseObject({ zen: z.string() }),
@@ -29,6 +31,9 @@ export type WebhookEvents = Record<string, StandardSchemaV1>;
  *
  * @example
  * ```ts
+ * import { z } from "zod/mini";
+ *
+ * const pushSchema = z.looseObject({ ref: z.string() });
  * function describe(webhook: TypedWebhook<{ push: typeof pushSchema }>) {
  *   return `${webhook.type} to ${webhook.payload.ref}`;
  * }
@@ -60,7 +65,7 @@ export interface WebhookHandlerContext<W = VerifiedWebhook> extends HandlerConte
  * @example
  * ```ts
  * const options: WebhookHandlerOptions = { spec: paymentsWebhook, env, maxBodyBytes: 64 * 1024 };
- * export const handler = webhookHandler(options, applyPayment);
+ * export const handler = webhookHandler(options, async (_event, context) => ({ statusCode: 200, body: context.webhook.id }));
  * ```
  */
 export interface WebhookHandlerOptions<E extends WebhookEvents = WebhookEvents> extends FlxblHandlerOptions {
@@ -90,6 +95,9 @@ const json = { "content-type": "application/json" };
  *
  * @example
  * ```ts
+ * import { z } from "zod/mini";
+ *
+ * const pushSchema = z.looseObject({ ref: z.string() });
  * export const handler = webhookHandler(
  *   { spec: githubWebhook, env: readFunctionEnv(process.env), events: { push: pushSchema } },
  *   async (_event, context) => {

@@ -147,6 +147,8 @@ const writeMethods = new Set(["POST", "PUT", "PATCH", "DELETE"]);
  *
  * @example
  * ```ts
+ * import { readFile } from "node:fs/promises";
+ *
  * const flxbl = await startEmulator({ schema: JSON.parse(await readFile("schema.json", "utf8")) });
  * const res = await fetch(`${flxbl.url}/dynamic/Order`, {
  *   headers: { authorization: `Bearer ${flxbl.adminKey}` },

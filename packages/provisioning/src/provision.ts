@@ -65,7 +65,8 @@ export function newSigningSecret(scheme = "standard-webhooks"): string {
  *
  * @example
  * ```ts
- * await provisionKeys(options).catch((err) => {
+ * const flxbl = { url: "https://api.flxbl.dev/api/v1", adminKey: process.env.FLXBL_ADMIN_KEY ?? "" };
+ * await provisionKeys({ manifest, flxbl, secrets, secretName: (fn) => `app/dev/${fn}`, keyPrefix: "app/dev" }).catch((err) => {
  *   if (err instanceof SigningSecretRefusedError) console.error(err.problems.join("\n"));
  *   throw err;
  * });
@@ -103,6 +104,7 @@ const sameScopes = (a: readonly string[], b: readonly string[]) =>
  *
  * @example
  * ```ts
+ * const flxbl = { url: "https://api.flxbl.dev/api/v1", adminKey: process.env.FLXBL_ADMIN_KEY ?? "" };
  * const results = await provisionKeys({ manifest, flxbl, secrets, secretName: (fn) => `app/dev/${fn}`, keyPrefix: "app/dev" });
  * ```
  */

@@ -28,7 +28,7 @@ export type { RetryOptions } from "./retry.js";
  *
  * @example
  * ```ts
- * const fixed: ApiKeySource = { get: async () => localKey };
+ * const fixed: ApiKeySource = { get: async () => "flxbl_..." };
  * const rotating: ApiKeySource = secretLoader({ secretId: env.FLXBL_SECRET_ARN }).apiKeySource();
  * ```
  */
@@ -43,7 +43,7 @@ export interface ApiKeySource {
  * @example
  * ```ts
  * const logger: ClientLogger = createLogger({ serviceName: "expire-stale-orders" });
- * const flxbl = createFlxblClient({ baseUrl: env.FLXBL_URL, apiKey, logger });
+ * const flxbl = createFlxblClient({ baseUrl: env.FLXBL_URL, apiKey: loader.apiKeySource(), logger });
  * ```
  */
 export type ClientLogger = Pick<Logger, "debug" | "warn">;
@@ -109,7 +109,7 @@ const defaults = {
  * ```ts
  * const flxbl = createFlxblClient({
  *   baseUrl: process.env.FLXBL_URL!,
- *   apiKey: keySource,
+ *   apiKey: loader.apiKeySource(),
  *   scopes: ["entity:Order:read", "entity:Order:update"],
  * });
  * const orders = flxbl.bind({ deadline: Date.now() + context.getRemainingTimeInMillis() }).entity<Order>("Order");
@@ -162,7 +162,7 @@ export class FlxblClient {
    *
    * @example
    * ```ts
-   * const perCall = flxbl.bind({ deadline: Date.now() + context.getRemainingTimeInMillis(), signal });
+   * const perCall = client.bind({ deadline: Date.now() + context.getRemainingTimeInMillis(), signal: AbortSignal.timeout(5_000) });
    * ```
    */
   bind(binding: { deadline?: number; signal?: AbortSignal }): FlxblClient {
@@ -174,7 +174,7 @@ export class FlxblClient {
    *
    * @example
    * ```ts
-   * const order = await flxbl.entity<Order>("Order").get(id);
+   * const order = await client.entity<Order>("Order").get(orderId);
    * ```
    */
   entity<T extends object>(name: string): EntityClient<T> {

@@ -10,7 +10,7 @@ import type { CallOptions, FlxblRecord, ListPage, PageOptions, QueryOptions } fr
  *
  * @example
  * ```ts
- * const orders = flxbl.entity<Order>("Order");
+ * const orders = context.flxbl.entity<Order>("Order");
  * const created = await orders.create({ number: "A-1", status: "pending", total: 1999, currency: "eur" });
  * await orders.update(created.id, { status: "paid" });
  * for await (const o of orders.queryAll({ where: { status: "pending" }, orderBy: "createdAt" })) console.log(o.id);
@@ -162,7 +162,7 @@ export class EntityClient<T extends object> {
    *
    * @example
    * ```ts
-   * await flxbl.entity<Order>("Order").relationship<Product, { quantity: number }>("CONTAINS")
+   * await context.flxbl.entity<Order>("Order").relationship<Product, { quantity: number }>("CONTAINS")
    *   .link(orderId, productId, { quantity: 2 });
    * ```
    */

@@ -120,7 +120,7 @@ export class FlxblNotFoundError extends FlxblError {
  *
  * @example
  * ```ts
- * await orders.create(draft).catch((err) => {
+ * await orders.create({ number: "A-1", status: "pending", total: 1999, currency: "eur" }).catch((err) => {
  *   if (err instanceof FlxblValidationError) logger.warn("order rejected", { fields: err.fieldErrors.map((f) => f.field) });
  *   throw err;
  * });
@@ -144,6 +144,7 @@ export class FlxblValidationError extends FlxblError {
  *
  * @example
  * ```ts
+ * const draft: Product = { sku: "TEE-BLK-M", name: "Tee", price: 2500, stock: 10, lowStockThreshold: 2, active: true };
  * await products.create(draft).catch((err) => {
  *   if (err instanceof FlxblConflictError) logger.warn("product already exists", { reason: err.flxblMessage });
  *   throw err;
@@ -176,7 +177,7 @@ abstract class FlxblAnswerToRetry extends FlxblError {
  *
  * @example
  * ```ts
- * if (err instanceof FlxblRateLimitError) pauseUntil = Date.now() + (err.retryAfterMs ?? 1000);
+ * const waitMs = err instanceof FlxblRateLimitError ? (err.retryAfterMs ?? 1000) : 0;
  * ```
  */
 export class FlxblRateLimitError extends FlxblAnswerToRetry {
@@ -202,6 +203,7 @@ export class FlxblServerError extends FlxblAnswerToRetry {
  *
  * @example
  * ```ts
+ * const draft: Order = { number: "A-1", status: "pending", total: 1999, currency: "eur" };
  * const created = await orders.create(draft).catch(async (err) => {
  *   // The create may have landed: look for it before sending it again.
  *   if (err instanceof FlxblNetworkError && err.outcomeUnknown) {
@@ -262,7 +264,7 @@ export class FlxblTimeoutError extends FlxblError {
  *
  * @example
  * ```ts
- * const flxbl = createFlxblClient({ baseUrl, apiKey, scopes: ["entity:Order:read"] });
+ * const flxbl = createFlxblClient({ baseUrl: env.FLXBL_URL, apiKey: loader.apiKeySource(), scopes: ["entity:Order:read"] });
  * await flxbl.entity<Order>("Order").delete(orderId); // throws FlxblScopeError, missingScope "entity:Order:delete"
  * ```
  */
@@ -302,9 +304,11 @@ export class FlxblResponseError extends FlxblError {
  *
  * @example
  * ```ts
+ * import { setTimeout as sleep } from "node:timers/promises";
+ *
  * const { retryable, afterMs } = retryAdvice(err);
  * if (!retryable) throw err;
- * await sleep(Math.max(afterMs ?? 0, ownBackoffMs));
+ * await sleep(Math.max(afterMs ?? 0, 500));
  * // a 429 with Retry-After: 2 -> { retryable: true, afterMs: 2000 }; without it -> { retryable: true }
  * // a 503 with Retry-After: 5 -> { retryable: true, afterMs: 5000 }; a refused connection -> { retryable: true }
  * // a 404, a 401, a scope error, a TypeError -> { retryable: false }

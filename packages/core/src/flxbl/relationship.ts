@@ -9,7 +9,7 @@ import type { CallOptions, Edge, FlxblRecord } from "./types.js";
  *
  * @example
  * ```ts
- * const contains = flxbl.entity<Order>("Order").relationship<Product, { quantity: number }>("CONTAINS");
+ * const contains = context.flxbl.entity<Order>("Order").relationship<Product, { quantity: number }>("CONTAINS");
  * await contains.link(orderId, productId, { quantity: 2 });
  * const { edges } = await contains.list(orderId);
  * for (const edge of edges) console.log(edge.target.sku, edge.properties.quantity);

@@ -4,7 +4,7 @@
  * @example
  * ```ts
  * const retry: RetryOptions = { attempts: 3, maxDelayMs: 2000 };
- * const flxbl = createFlxblClient({ baseUrl: env.FLXBL_URL, apiKey, retry });
+ * const flxbl = createFlxblClient({ baseUrl: env.FLXBL_URL, apiKey: loader.apiKeySource(), retry });
  * ```
  */
 export interface RetryOptions {
@@ -91,7 +91,12 @@ export interface RetryInput {
  *
  * @example
  * ```ts
- * const decision: RetryDecision = decideRetry(input);
+ * import { setTimeout as sleep } from "node:timers/promises";
+ *
+ * const decision: RetryDecision = decideRetry({
+ *   attempt: 2, settings: retrySettings({}), random: Math.random,
+ *   failure: { kind: "network", mayHaveArrived: true }, idempotent: true, leftMs: 5_000,
+ * });
  * if (decision.action === "retry") await sleep(decision.waitMs);
  * ```
  */

@@ -39,7 +39,10 @@ export interface CallSpec {
  *
  * @example
  * ```ts
- * const spec: RequestSpec = { ...call, signal: options.signal, onUnknownOutcome: options.onUnknownOutcome };
+ * const spec: RequestSpec = {
+ *   method: "GET", path: "/dynamic/Order/ord_1", need: { kind: "entity", name: "Order", op: "read" },
+ *   idempotent: true, signal: AbortSignal.timeout(2_000),
+ * };
  * ```
  */
 export interface RequestSpec extends CallSpec {
@@ -53,7 +56,8 @@ export interface RequestSpec extends CallSpec {
  *
  * @example
  * ```ts
- * const order = await send<FlxblRecord<Order>>(client, { method: "GET", path, need, idempotent: true }, options);
+ * const need: ScopeNeed = { kind: "entity", name: "Order", op: "read" };
+ * const order = await send<FlxblRecord<Order>>(client, { method: "GET", path: `/dynamic/Order/${enc(orderId)}`, need, idempotent: true }, {});
  * ```
  */
 export function send<R>(client: FlxblClient, call: CallSpec, options: CallOptions): Promise<R> {
@@ -75,7 +79,8 @@ export const enc = encodeURIComponent;
  *
  * @example
  * ```ts
- * if (isRecord(body) && Array.isArray(body.data)) return body.data;
+ * const answer: unknown = JSON.parse(body);
+ * if (isRecord(answer) && Array.isArray(answer.data)) return answer.data;
  * ```
  */
 export const isRecord = (v: unknown): v is Record<string, unknown> =>

@@ -7,8 +7,8 @@ import type { Method } from "./send.js";
  * @example
  * ```ts
  * const attempt: Attempt = {
- *   url: "https://api.flxbl.dev/api/v1/dynamic/Order/ord_1", method: "PATCH", key,
- *   body: JSON.stringify({ status: "paid" }), timeoutMs: 10_000, signal, write: true,
+ *   url: "https://api.flxbl.dev/api/v1/dynamic/Order/ord_1", method: "PATCH", key: "flxbl_...",
+ *   body: JSON.stringify({ status: "paid" }), timeoutMs: 10_000, signal: AbortSignal.timeout(30_000), write: true,
  * };
  * ```
  */
@@ -34,7 +34,9 @@ export interface Attempt {
  *
  * @example
  * ```ts
- * const answer: Answer = await sendAttempt(fetch, attempt);
+ * const answer: Answer = await sendAttempt(fetch, {
+ *   url: `${env.FLXBL_URL}/dynamic/Order/ord_1`, method: "DELETE", key: "flxbl_...", timeoutMs: 10_000, write: true,
+ * });
  * if (answer.status === 204) return undefined;
  * ```
  */
@@ -52,6 +54,7 @@ export interface Answer {
  *
  * @example
  * ```ts
+ * const attempt: Attempt = { url: `${env.FLXBL_URL}/dynamic/Order`, method: "POST", key: "flxbl_...", body: "{}", timeoutMs: 10_000, write: true };
  * await sendAttempt(fetch, attempt).catch((err) => {
  *   if (err instanceof AttemptError && err.kind === "network" && !err.mayHaveArrived) return sendAttempt(fetch, attempt);
  *   throw err;
@@ -92,7 +95,7 @@ function describe(err: unknown): string {
  * @example
  * ```ts
  * const { status, text } = await sendAttempt(globalThis.fetch, {
- *   url: `${base}/dynamic/Order/${id}`, method: "GET", key, timeoutMs: 10_000, write: false,
+ *   url: `${env.FLXBL_URL}/dynamic/Order/${orderId}`, method: "GET", key: "flxbl_...", timeoutMs: 10_000, write: false,
  * });
  * ```
  */

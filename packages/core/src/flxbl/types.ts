@@ -63,7 +63,7 @@ export type FieldCondition<V> = V | null | FieldOperators<V>;
  *
  * @example
  * ```ts
- * const stale: Where<Order> = { status: "pending", createdAt: { $lt: cutoff } };
+ * const stale: Where<Order> = { status: "pending", createdAt: { $lt: "2026-01-01T00:00:00Z" } };
  * const either: Where<Order> = { $or: [{ status: "paid" }, { total: { $gte: 1000 } }] };
  * ```
  */

@@ -27,7 +27,8 @@ export function stopMarginFor(remainingMs: number): number {
  *
  * @example
  * ```ts
- * const prepare = async (context: JobContext) => loadOpenAlerts(context.flxbl.entity<StockAlert>("StockAlert"));
+ * const prepare = async (context: JobContext) =>
+ *   context.flxbl.entity<StockAlert>("StockAlert").query({ where: { status: "open" }, limit: 500 });
  * ```
  */
 export interface JobContext extends HandlerContext {
@@ -63,7 +64,7 @@ export interface JobRecordContext<T extends object, P = undefined> extends Recor
  * @example
  * ```ts
  * const options: JobHandlerOptions<Order> = {
- *   spec, env, entity: "Order",
+ *   spec: expireStaleOrders, env, entity: "Order",
  *   where: () => ({ status: "pending" }),
  *   process: async () => "unchanged",
  * };
@@ -106,13 +107,13 @@ export interface JobHandlerOptions<T extends object, P = undefined> extends Flxb
  *
  * @example
  * ```ts
- * export const handler = jobHandler<Order>({
- *   spec: nightlyReport,
+ * export const handler = jobHandler<Product>({
+ *   spec: { name: "deactivate-sold-out", scopes: ["entity:Product:read", "entity:Product:update"] },
  *   env: readFunctionEnv(process.env),
- *   entity: "Order",
- *   where: () => ({ status: "paid", reportedAt: { $eq: null } }),
- *   process: async (order, { records }) => {
- *     await records.update(order.id, { reportedAt: new Date().toISOString() });
+ *   entity: "Product",
+ *   where: () => ({ active: true, stock: 0 }),
+ *   process: async (product, { records }) => {
+ *     await records.update(product.id, { active: false });
  *     return "changed";
  *   },
  * });

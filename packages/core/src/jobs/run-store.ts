@@ -24,6 +24,8 @@ export interface RunTotals {
  *
  * @example
  * ```ts
+ * import { randomUUID } from "node:crypto";
+ *
  * const state: RunState = {
  *   runId: randomUUID(),
  *   cursor: null,
@@ -46,13 +48,14 @@ export interface RunState extends Checkpoint {
  *
  * @example
  * ```ts
+ * const store = new RunStore({ tableName: stateTableName(env), job: "expire-stale-orders" });
  * const checkpoint: Checkpoint = {
  *   cursor: "node_0042",
  *   totals: { scanned: 43, changed: 5, unchanged: 38, failed: 0 },
  *   page: ["node_0043", "node_0044", "node_0045"],
  *   ahead: { node_0045: "changed" },
  * };
- * await store.save(owner, checkpoint, Date.now() + 45_000);
+ * await store.save(context.awsRequestId, checkpoint, Date.now() + 45_000);
  * ```
  */
 export interface Checkpoint {
@@ -71,7 +74,8 @@ export interface Checkpoint {
  *
  * @example
  * ```ts
- * const claim: Claim = await store.claim(owner, deadline, { cutoff });
+ * const store = new RunStore({ tableName: stateTableName(env), job: "expire-stale-orders" });
+ * const claim: Claim = await store.claim(context.awsRequestId, Date.now() + 45_000, { cutoff: "2026-01-01T00:00:00Z" });
  * if (claim.kind === "busy") return; // another invocation owns the run
  * const { cursor, params } = claim.state;
  * ```
@@ -92,9 +96,14 @@ const zeroTotals = (): RunTotals => ({ scanned: 0, changed: 0, unchanged: 0, fai
  *
  * @example
  * ```ts
- * const store = new RunStore({ tableName: stateTableName(env), job: spec.name });
+ * const store = new RunStore({ tableName: stateTableName(env), job: "expire-stale-orders" });
  * // runJob claims, saves and finishes the run through it:
- * const summary = await runJob({ name: spec.name, store, entity: orders, where, process: expire, deadline, logger });
+ * const summary = await runJob<Order>({
+ *   name: "expire-stale-orders", store, entity: orders, logger,
+ *   where: () => ({ status: "pending" }),
+ *   process: async () => "unchanged",
+ *   deadline: Date.now() + context.getRemainingTimeInMillis(),
+ * });
  * ```
  */
 export class RunStore {

@@ -53,7 +53,7 @@ export interface RecordContext {
  *   entity: context.flxbl.entity<Order>("Order"),
  *   params: () => ({ cutoff: new Date(Date.now() - 86_400_000).toISOString() }),
  *   where: (params) => ({ status: "pending", createdAt: { $lt: params.cutoff } }),
- *   process: expire,
+ *   process: async (order) => (await orders.update(order.id, { status: "expired" }), "changed"),
  *   deadline: Date.now() + context.getRemainingTimeInMillis(),
  *   logger: context.logger,
  * };
@@ -105,7 +105,8 @@ export interface JobOptions<T extends object> {
  *
  * @example
  * ```ts
- * const summary: JobSummary = await runJob(options);
+ * const context = lambdaContext({ functionName: "expire-stale-orders", timeoutSeconds: 300 });
+ * const summary: JobSummary = await job(scheduledEvent("expire-stale-orders"), context);
  * if (!summary.complete) console.log(`resumes after ${summary.checkpoint}; ${summary.run.scanned} scanned so far`);
  * ```
  */
@@ -138,7 +139,8 @@ export interface JobSummary extends RunTotals {
  *
  * @example
  * ```ts
- * const summary = await runJob(options).catch((err) => {
+ * const context = lambdaContext({ functionName: "expire-stale-orders", timeoutSeconds: 300 });
+ * const summary = await job(scheduledEvent("expire-stale-orders"), context).catch((err) => {
  *   if (err instanceof JobFailedError) console.error(err.summary.failures); // up to 20 { id, error }
  *   throw err;
  * });
@@ -264,6 +266,7 @@ class Checkpointer {
  *
  * @example
  * ```ts
+ * const store = new RunStore({ tableName: stateTableName(env), job: "expire-stale-orders" });
  * const summary = await runJob<Order>({
  *   name: "expire-stale-orders", store, entity: orders, logger,
  *   where: () => ({ status: "pending" }),
@@ -608,7 +611,8 @@ function recoveryPage<T extends object>(state: RunState, now: number): Page<T> |
  *
  * @example
  * ```ts
- * const open = await retryTransient(() => loadOpenAlerts(alerts), { stopAt: deadline - margin, logger });
+ * const alerts = context.flxbl.entity<StockAlert>("StockAlert");
+ * const open = await retryTransient(() => alerts.query({ where: { status: "open" }, limit: 500 }), { stopAt: Date.now() + 10_000, logger });
  * ```
  */
 export async function retryTransient<T>(

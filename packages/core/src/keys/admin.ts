@@ -22,7 +22,8 @@ export interface ApiKeyInfo {
  *
  * @example
  * ```ts
- * const trusted = listed && keyMatches(listed, stored.apiKey);
+ * const listed = (await admin.listKeys()).find((k) => k.name === "flxbl-lambda/prod/payments-webhook");
+ * const trusted = listed !== undefined && keyMatches(listed, (await loader.get()).apiKey);
  * ```
  */
 export function keyMatches(listed: ApiKeyInfo, apiKey: string): boolean {
@@ -47,7 +48,7 @@ export interface CreatedApiKey extends ApiKeyInfo {
  *
  * @example
  * ```ts
- * await admin.createKey(name, scopes).catch((err) => {
+ * await admin.createKey("flxbl-lambda/prod/payments-webhook", ["entity:Order:read"]).catch((err) => {
  *   if (err instanceof FlxblAdminError && err.status === 401) throw new Error("FLXBL refused the admin key", { cause: err });
  *   throw err;
  * });
@@ -76,7 +77,8 @@ const keyPageSize = 100;
  *
  * @example
  * ```ts
- * const admin = new FlxblAdmin({ baseUrl: env.FLXBL_URL, adminKey });
+ * const adminSecret = secretLoader({ secretId: adminSecretName({ app: appName, stage: "prod" }) });
+ * const admin = new FlxblAdmin({ baseUrl: env.FLXBL_URL, adminKey: (await adminSecret.get()).apiKey });
  * const created = await admin.createKey("flxbl-lambda/prod/payments-webhook", ["entity:Order:read"]);
  * ```
  */

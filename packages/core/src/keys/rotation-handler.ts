@@ -44,7 +44,11 @@ export interface RotationHandlerOptions {
  *
  * @example
  * ```ts
- * export const handler = rotationHandler({ flxblUrl: env.FLXBL_URL, adminSecretId: env.ADMIN_SECRET_ARN, scopesFor });
+ * export const handler = rotationHandler({
+ *   flxblUrl: "https://api.flxbl.dev/api/v1",
+ *   adminSecretId: adminSecretName({ app: appName, stage: "prod" }),
+ *   scopesFor: manifestScopes(manifest, { app: appName, stage: "prod" }),
+ * });
  * ```
  */
 export function rotationHandler(

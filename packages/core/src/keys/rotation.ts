@@ -15,7 +15,9 @@ import { type FlxblAdmin, keyMatches } from "./admin.js";
  *
  * @example
  * ```ts
- * for (const step of rotationSteps) await rotateStep({ SecretId: secretId, ClientRequestToken: token, Step: step }, options);
+ * async function rotate(token: string) { // the version RotateSecret made
+ *   for (const step of rotationSteps) await rotateStep({ SecretId: secretId, ClientRequestToken: token, Step: step }, { secrets, admin, scopesFor });
+ * }
  * ```
  */
 export const rotationSteps = ["createSecret", "setSecret", "testSecret", "finishSecret"] as const;
@@ -37,7 +39,7 @@ export type RotationStep = (typeof rotationSteps)[number];
  * ```ts
  * const event: RotationEvent = {
  *   SecretId: "arn:aws:secretsmanager:us-east-1:123456789012:secret:flxbl-lambda/prod/payments-webhook",
- *   ClientRequestToken: randomUUID(),
+ *   ClientRequestToken: "9b2c7e0a-4f7d-4c1e-8a55-3f0d2b6c1e90", // the version RotateSecret made
  *   Step: "createSecret",
  * };
  * await rotateStep(event, { secrets, admin, scopesFor });
@@ -64,7 +66,7 @@ interface StoredKey {
  * @example
  * ```ts
  * const scopesFor: ScopeAuthority = (secretName) =>
- *   manifest.find((spec) => functionSecretName(app, stage, spec.name) === secretName)?.scopes;
+ *   manifest.find((spec) => functionSecretName({ app: appName, stage: "prod" }, spec.name) === secretName)?.scopes;
  * ```
  */
 export type ScopeAuthority = (secretName: string) => readonly string[] | undefined;
@@ -74,9 +76,12 @@ export type ScopeAuthority = (secretName: string) => readonly string[] | undefin
  *
  * @example
  * ```ts
+ * import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+ *
+ * const adminSecret = secretLoader({ secretId: adminSecretName({ app: appName, stage: "prod" }) });
  * const options: RotationOptions = {
  *   secrets: new SecretsManagerClient({}),
- *   admin: new FlxblAdmin({ baseUrl: env.FLXBL_URL, adminKey }),
+ *   admin: new FlxblAdmin({ baseUrl: env.FLXBL_URL, adminKey: (await adminSecret.get()).apiKey }),
  *   scopesFor: (secretName) => (secretName === "flxbl-lambda/prod/payments-webhook" ? ["entity:Order:read"] : undefined),
  *   graceMs: 10 * 60_000,
  *   log: (message, attributes) => logger.info(message, attributes ?? {}),
@@ -103,7 +108,7 @@ export interface RotationOptions {
  *
  * @example
  * ```ts
- * await rotateStep({ SecretId: secretId, ClientRequestToken: "no-such-version", Step: "testSecret" }, options);
+ * await rotateStep({ SecretId: secretId, ClientRequestToken: "no-such-version", Step: "testSecret" }, { secrets, admin, scopesFor });
  * // throws RotationError: Secret <secretId> has no version no-such-version to rotate
  * ```
  */

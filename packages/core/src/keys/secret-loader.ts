@@ -253,7 +253,7 @@ interface Failure {
  *
  * @example
  * ```ts
- * const adminKey = new SecretLoader({ secretId: env.ADMIN_SECRET_ARN, ttlMs: 60_000 });
+ * const adminKey = new SecretLoader({ secretId: adminSecretName({ app: appName, stage: "prod" }), ttlMs: 60_000 });
  * const admin = new FlxblAdmin({ baseUrl: env.FLXBL_URL, adminKey: (await adminKey.get()).apiKey });
  * ```
  */
@@ -521,6 +521,8 @@ export function secretLoader(options: SecretLoaderOptions): SecretLoader {
  *
  * @example
  * ```ts
+ * import { afterEach } from "vitest";
+ *
  * afterEach(() => clearSecretLoaders());
  * ```
  */

@@ -183,7 +183,7 @@ function lastResort(value: unknown): Error {
  * @example
  * ```ts
  * try {
- *   return await handle(event);
+ *   return await handler(event, context);
  * } catch (err) {
  *   throw sanitizeError(err);
  * }

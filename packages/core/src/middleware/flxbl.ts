@@ -58,9 +58,12 @@ export interface FlxblMiddlewareOptions {
  *
  * @example
  * ```ts
+ * import middy from "@middy/core";
+ * import type { APIGatewayProxyEventV2 } from "aws-lambda";
+ *
  * export const handler = middy<APIGatewayProxyEventV2, unknown, Error, FlxblContext>()
  *   .use(flxbl({ baseUrl: env.FLXBL_URL, secretId: env.FLXBL_SECRET_ARN, scopes: spec.scopes }))
- *   .handler(async (event, context) => context.flxbl.entity<Order>("Order").get(id));
+ *   .handler(async (event, context) => context.flxbl.entity<Order>("Order").get(event.pathParameters?.id ?? ""));
  * ```
  */
 export function flxbl(options: FlxblMiddlewareOptions): MiddlewareObj<unknown, unknown, Error, Context> {

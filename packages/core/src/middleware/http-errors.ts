@@ -29,7 +29,7 @@ export type ErrorLogger = Pick<Logger, "warn" | "error">;
  * @example
  * ```ts
  * const options: HttpErrorsOptions = { logger, defaultRetryAfterSeconds: 10 };
- * middy(handler).use(httpErrors(options));
+ * handler.use(httpErrors(options));
  * ```
  */
 export interface HttpErrorsOptions {
@@ -114,7 +114,7 @@ const isHttpEvent = (event: unknown): boolean =>
  *
  * @example
  * ```ts
- * middy(handler).use(httpErrors({ logger }));
+ * handler.use(httpErrors({ logger }));
  * ```
  */
 export function httpErrors(options: HttpErrorsOptions): MiddlewareObj<unknown, unknown, Error, Context> {

@@ -9,7 +9,10 @@ import { sanitizeError } from "../log/sanitize-error.js";
  *
  * @example
  * ```ts
- * export const handler = middy(work).use(sanitizeErrors()).use(injectLambdaContext(logger));
+ * import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+ * import middy from "@middy/core";
+ *
+ * export const handler = middy(async () => orders.list()).use(sanitizeErrors()).use(injectLambdaContext(logger));
  * ```
  */
 export function sanitizeErrors(): MiddlewareObj {

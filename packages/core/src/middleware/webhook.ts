@@ -13,7 +13,7 @@ import { ClientError } from "./errors.js";
  * @example
  * ```ts
  * const { id, type, payload }: VerifiedWebhook = context.webhook;
- * if (type === "payment_intent.succeeded") await applyPayment(id, payload);
+ * if (type === "payment_intent.succeeded") logger.info("payment received", { id, payload });
  * ```
  */
 export interface VerifiedWebhook {
@@ -30,6 +30,8 @@ export interface VerifiedWebhook {
  *
  * @example
  * ```ts
+ * import type { APIGatewayProxyEventV2 } from "aws-lambda";
+ *
  * async function apply(_event: APIGatewayProxyEventV2, context: WebhookContext) {
  *   return { statusCode: 200, body: JSON.stringify({ received: context.webhook.type }) };
  * }

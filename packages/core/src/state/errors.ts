@@ -7,7 +7,7 @@ import { isTransientAwsError } from "../aws.js";
  *
  * @example
  * ```ts
- * await lock.run(key, work).catch((err) => {
+ * await context.lock.run(`order#${orderId}`, (hold) => orders.get(orderId, hold.callOptions)).catch((err) => {
  *   if (err instanceof StateUnavailableError) logger.warn("state table unavailable", { operation: err.operation });
  *   throw err;
  * });
@@ -30,8 +30,11 @@ export class StateUnavailableError extends Error {
  *
  * @example
  * ```ts
+ * import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+ *
+ * const client = DynamoDBDocumentClient.from(sharedDynamoDbClient());
  * try {
- *   await client.send(new PutCommand({ TableName, Item }));
+ *   await client.send(new PutCommand({ TableName: stateTableName(env), Item: { id: "job#expire-stale-orders" } }));
  * } catch (err) {
  *   throw stateStoreError("saving a checkpoint", err);
  * }

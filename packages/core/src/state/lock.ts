@@ -50,10 +50,10 @@ export interface KeyedLockOptions {
  *
  * @example
  * ```ts
- * await lock.run(`order#${id}`, async (hold: LockHold) => {
- *   const order = await orders.get(id, hold.callOptions);
+ * await context.lock.run(`order#${orderId}`, async (hold: LockHold) => {
+ *   const order = await orders.get(orderId, hold.callOptions);
  *   hold.assertHeld();
- *   await orders.update(id, { status: "expired" }, hold.callOptions);
+ *   await orders.update(orderId, { status: "expired" }, hold.callOptions);
  * });
  * ```
  */
@@ -88,7 +88,7 @@ export interface LockHold {
  *
  * @example
  * ```ts
- * await lock.run(key, async (hold) => {
+ * await context.lock.run(`order#${orderId}`, async (hold) => {
  *   hold.assertHeld(); // throws LockLostError when the lease may have lapsed
  * });
  * ```

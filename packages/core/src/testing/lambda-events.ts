@@ -31,6 +31,7 @@ const textType = /^(text\/|application\/(json|xml|x-www-form-urlencoded|[\w.+-]+
  *
  * @example
  * ```ts
+ * const headers = { "stripe-signature": signStripePayload(body, secret) };
  * const event = httpApiEvent({ method: "POST", path: "/webhooks/payments", headers, body });
  * ```
  */
@@ -100,7 +101,7 @@ function formatApiGatewayTime(d: Date): string {
  *
  * @example
  * ```ts
- * await handler(scheduledEvent("expire-stale-orders"), lambdaContext({ functionName, timeoutSeconds: 300 }));
+ * await job(scheduledEvent("expire-stale-orders"), lambdaContext({ functionName: "expire-stale-orders", timeoutSeconds: 300 }));
  * ```
  */
 export function scheduledEvent(ruleName: string, time = new Date()): ScheduledEvent {
@@ -124,7 +125,7 @@ export function scheduledEvent(ruleName: string, time = new Date()): ScheduledEv
  * @example
  * ```ts
  * const context = lambdaContext({ functionName: "payments-webhook", timeoutSeconds: 10, memoryMb: 256 });
- * const result = await handler(httpApiEvent(request), context);
+ * const result = await handler(httpApiEvent({ method: "POST", path: "/webhooks/payments", body }), context);
  * ```
  */
 export function lambdaContext(options: { functionName: string; timeoutSeconds: number; memoryMb?: number }): Context {

@@ -62,6 +62,8 @@ export function signedWebhookEvent(
  *
  * @example
  * ```ts
+ * import { expect } from "vitest";
+ *
  * const answer: WebhookAnswer = await deliverWebhook(handler, spec, { type: "ping", secret });
  * expect(answer.statusCode).toBe(200);
  * ```
@@ -102,7 +104,8 @@ export async function deliverWebhook(
  *
  * @example
  * ```ts
- * const answer = webhookAnswer(await handler(httpApiEvent(request), lambdaContext({ functionName, timeoutSeconds: 10 })));
+ * const event = httpApiEvent({ method: "POST", path: "/webhooks/payments", body }); // unsigned
+ * const answer = webhookAnswer(await handler(event, lambdaContext({ functionName: "payments-webhook", timeoutSeconds: 10 }))); // 401
  * ```
  */
 export function webhookAnswer(result: APIGatewayProxyStructuredResultV2 | undefined): WebhookAnswer {

@@ -23,7 +23,7 @@ export type SignatureFailure =
  * @example
  * ```ts
  * try {
- *   verifyStripeSignature({ payload: rawBody, header: headers["stripe-signature"], secrets });
+ *   verifyStripeSignature({ payload: rawBody, header: event.headers["stripe-signature"], secrets: (await loader.get()).signingSecrets });
  * } catch (err) {
  *   if (err instanceof WebhookSignatureError) logger.warn("signature check failed", { check: err.reason, hint: err.hint });
  *   throw err; // httpErrors answers 401 {"message": err.reason}

@@ -13,6 +13,8 @@ const signaturePattern = /^sha256=([0-9a-f]{64})$/i;
  *
  * @example
  * ```ts
+ * import { randomUUID } from "node:crypto";
+ *
  * const headers = githubScheme.sign(body, secret, { id: randomUUID(), type: "push", timestampSeconds: 0 });
  * // { "x-hub-signature-256": "sha256=…", "x-github-delivery": "…", "x-github-event": "push" }
  * ```

@@ -43,6 +43,8 @@ export interface VerifyOptions {
  *
  * @example
  * ```ts
+ * import { randomBytes } from "node:crypto";
+ *
  * export const acmeScheme = registerSignatureScheme({
  *   name: "acme",
  *   signsTimestamp: false,
@@ -132,7 +134,8 @@ const registry = new Map<string, SignatureScheme>();
  *
  * @example
  * ```ts
- * export const acmeScheme = registerSignatureScheme({ name: "acme", ... });
+ * registerSignatureScheme(githubScheme); // the same object again: harmless
+ * registerSignatureScheme({ ...githubScheme }); // throws TypeError: A signature scheme named "github" is registered already
  * ```
  */
 export function registerSignatureScheme<S extends SignatureScheme>(scheme: S): S {
@@ -150,7 +153,7 @@ export function registerSignatureScheme<S extends SignatureScheme>(scheme: S): S
  *
  * @example
  * ```ts
- * const headers = signatureScheme("github").sign(body, secret, { id, type: "push", timestampSeconds });
+ * const headers = signatureScheme("github").sign(body, secret, { id: "delivery-1", type: "push", timestampSeconds: 0 });
  * ```
  */
 export function signatureScheme(name: string): SignatureScheme {
@@ -206,7 +209,7 @@ export function safeEqual(a: Buffer, b: Buffer): boolean {
  *
  * @example
  * ```ts
- * const id = headerValue(delivery, "x-github-delivery");
+ * const id = headerValue({ body: Buffer.from(rawBody), headers: event.headers }, "x-github-delivery");
  * ```
  */
 export function headerValue(delivery: WebhookDelivery, name: string): string | undefined {

@@ -11,6 +11,8 @@ import { headerValue, hmacSha256, registerSignatureScheme, type SignatureScheme,
  *
  * @example
  * ```ts
+ * import { randomUUID } from "node:crypto";
+ *
  * const headers = shopifyScheme.sign(body, secret, { id: randomUUID(), type: "orders/create", timestampSeconds: 0 });
  * // { "x-shopify-hmac-sha256": "…", "x-shopify-webhook-id": "…", "x-shopify-topic": "orders/create" }
  * ```

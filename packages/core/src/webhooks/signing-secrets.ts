@@ -34,6 +34,7 @@ export function signingSecretProblem(scheme: string, secret: string): string | u
  *
  * @example
  * ```ts
+ * const usable = (await loader.get()).signingSecrets.filter((s) => signingSecretProblem("stripe", s) === undefined);
  * if (usable.length === 0) throw new WebhookNotConfiguredError("payments-webhook has no signing secret");
  * ```
  */

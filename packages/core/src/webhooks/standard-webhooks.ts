@@ -8,7 +8,8 @@ import { assertWithinTolerance, payloadBytes } from "./window.js";
  *
  * @example
  * ```ts
- * const options: StandardWebhookVerifyOptions = { payload: rawBody, headers: event.headers, secrets, toleranceSeconds: 60 };
+ * const { signingSecrets } = await loader.get();
+ * const options: StandardWebhookVerifyOptions = { payload: rawBody, headers: event.headers, secrets: signingSecrets, toleranceSeconds: 60 };
  * const { id } = verifyStandardWebhook(options);
  * ```
  */
@@ -95,7 +96,8 @@ export function verifyStandardWebhook(options: StandardWebhookVerifyOptions): { 
  *
  * @example
  * ```ts
- * const headers = signStandardWebhook("msg_1", JSON.stringify(body), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+ * const body = JSON.stringify({ type: "inventory.updated", data: { sku: "TEE-BLK-M", quantity: 42, version: 17 } });
+ * const headers = signStandardWebhook("msg_1", body, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
  * ```
  */
 export function signStandardWebhook(
@@ -117,6 +119,7 @@ export function signStandardWebhook(
  *
  * @example
  * ```ts
+ * const timestampSeconds = Math.floor(Date.now() / 1000);
  * const headers = standardWebhooksScheme.sign(body, "whsec_...", { id: "msg_1", type: "inventory.updated", timestampSeconds });
  * ```
  */

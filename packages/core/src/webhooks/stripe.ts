@@ -8,7 +8,7 @@ import { assertWithinTolerance, payloadBytes } from "./window.js";
  *
  * @example
  * ```ts
- * const options: StripeVerifyOptions = { payload: rawBody, header: headers["stripe-signature"], secrets: [current, previous] };
+ * const options: StripeVerifyOptions = { payload: rawBody, header: event.headers["stripe-signature"], secrets: ["whsec_new...", "whsec_old..."] };
  * const { timestamp } = verifyStripeSignature(options);
  * ```
  */
@@ -34,7 +34,7 @@ const hexSignature = /^[0-9a-f]{64}$/;
  *
  * @example
  * ```ts
- * verifyStripeSignature({ payload: rawBody, header: headers["stripe-signature"], secrets: ["whsec_..."] });
+ * verifyStripeSignature({ payload: rawBody, header: event.headers["stripe-signature"], secrets: ["whsec_..."] });
  * ```
  */
 export function verifyStripeSignature(options: StripeVerifyOptions): { timestamp: number } {
@@ -85,6 +85,7 @@ export function verifyStripeSignature(options: StripeVerifyOptions): { timestamp
  *
  * @example
  * ```ts
+ * const event = { id: "evt_1", type: "payment_intent.succeeded", data: { object: {} } };
  * const header = signStripePayload(JSON.stringify(event), "whsec_test_secret");
  * ```
  */
@@ -103,6 +104,7 @@ const stripeKeyBytes = (secret: string) =>
  *
  * @example
  * ```ts
+ * const timestampSeconds = Math.floor(Date.now() / 1000);
  * const headers = stripeScheme.sign(body, "whsec_...", { id: "evt_1", type: "payment_intent.succeeded", timestampSeconds });
  * ```
  */

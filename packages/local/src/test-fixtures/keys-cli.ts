@@ -50,6 +50,11 @@ export function runKeys(args: string[], env: NodeJS.ProcessEnv, input = "", time
  *
  * @example
  * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ *
+ * const dir = mkdtempSync(join(tmpdir(), "webhook-cli-"));
  * const { code, stdout } = await runScript("webhook", ["github-webhook", "ping"], isolatedEnv({ LOCAL_DATA_DIR: dir }));
  * ```
  */

@@ -150,6 +150,7 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
       // With the manifest bundled in the function, the stage names which secrets it may rotate
       // and with which scopes: its authority, never the secret's own content.
       environment: rotationEnvironment({
+        name: rotationFunction.name,
         flxblUrl,
         adminSecretId: admin.secretArn,
         stage: stack.stage,

@@ -362,9 +362,9 @@ describe("stacks synthesized offline from the manifest", () => {
 
   it("adds a function, its trigger, its secret and its policy from one new manifest entry alone", async () => {
     const github: FunctionSpec = {
-      name: "github-webhook",
-      handler: "packages/functions/src/webhooks/github.handler",
-      trigger: { kind: "http", method: "POST", path: "/webhooks/github" },
+      name: "repo-events",
+      handler: "packages/functions/src/webhooks/repo-events.handler",
+      trigger: { kind: "http", method: "POST", path: "/webhooks/repo-events" },
       signature: "github",
       scopes: ["entity:Product:read"],
       timeoutSeconds: 10,
@@ -408,7 +408,7 @@ describe("stacks synthesized offline from the manifest", () => {
     expect(hook.secretId).toBeDefined();
     const [, route] =
       byType(grown.templates.Webhooks as Template, "AWS::ApiGatewayV2::Route").find(
-        ([, r]) => r.Properties.RouteKey === "POST /webhooks/github",
+        ([, r]) => r.Properties.RouteKey === "POST /webhooks/repo-events",
       ) ?? [];
     const integrationId = (route?.Properties.Target["Fn::Join"][1][1] as { Ref: string } | undefined)?.Ref ?? "";
     const integration = resources(grown.templates.Webhooks as Template)[integrationId];

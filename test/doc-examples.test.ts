@@ -7,7 +7,8 @@
  * What a snippet is compiled as:
  * - First line `// <path from the repo root>` (Markdown only): that file, at that path, so its
  *   relative imports resolve (it replaces the real file if there is one); `// <path> (add ...)`:
- *   an addition, compiled as the real file with the snippet appended.
+ *   an addition, compiled as the real file with the snippet appended (or, where the file declares
+ *   the snippet's names already, because a reader followed the recipe, in their place).
  * - Any other Markdown snippet with an `import`: a complete module, compiled as is beside the file
  *   it is written in.
  * - Anything else (most TSDoc examples) is a fragment, compiled as a module beside its file
@@ -257,7 +258,7 @@ interface Unit {
   snippet: Snippet;
   path: string;
   firstLine: number;
-  /** For an addition: the real file's line count (its lines keep their own numbers). */
+  /** For an addition: how many of the real file's lines come before it (they keep their numbers). */
   realLines?: number;
 }
 
@@ -373,10 +374,21 @@ function compileAll(): Compiled {
   }
   for (const [path, added] of additions) {
     let text = readFileSync(path, "utf8").replace(/\n?$/, "\n");
-    const realLines = text.split("\n").length - 1;
     for (const snippet of added) {
-      units.push({ snippet, path, firstLine: text.split("\n").length - 1, realLines });
-      text += `${snippet.code}\n`;
+      // A file that has the addition already (its reader followed the recipe) gets the snippet in
+      // place of its own declarations of the same names; any other gets it appended.
+      const names = namesOf(snippet.code).declared;
+      const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
+      const clashes = source.statements.filter(
+        (st) => !ts.isImportDeclaration(st) && [...namesOf(st.getText()).declared].some((n) => names.has(n)),
+      );
+      const splice = clashes[0]?.getStart() ?? text.length;
+      const firstLine = text.slice(0, splice).split("\n").length - 1;
+      let rest = text.slice(splice);
+      for (const clash of [...clashes].reverse())
+        rest = rest.slice(0, clash.getStart() - splice) + rest.slice(clash.end - splice);
+      units.push({ snippet, path, firstLine, realLines: firstLine });
+      text = `${text.slice(0, splice)}${snippet.code}\n${rest}`;
     }
     files.set(path, text);
   }

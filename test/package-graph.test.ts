@@ -57,8 +57,8 @@ const mockCalls = new Set(["mock", "doMock", "unmock", "doUnmock", "importActual
 /**
  * The module specifiers a file imports, from its syntax tree (so an import in a comment or a
  * TSDoc example is not one): `import`/`export ... from`, side-effect imports, `import x =
- * require()`, `import()` and `require()` with a literal, `import("x").T` types, and
- * `vi.mock("x")`-style calls.
+ * require()`, `import()` and `require()` with a literal, `import("x").T` types,
+ * `vi.mock("x")`-style calls, and files read through `new URL("../x", import.meta.url)`.
  */
 function importsOf(fileName: string, text: string): string[] {
   const kind = fileName.endsWith("x") ? ts.ScriptKind.TSX : ts.ScriptKind.TS;
@@ -82,7 +82,17 @@ function importsOf(fileName: string, text: string): string[] {
         callee.expression.text === "vi" &&
         mockCalls.has(callee.name.text);
       if (isImport || isRequire || isMock) literal(node.arguments[0]);
-    }
+    } else if (
+      // `new URL("../x", import.meta.url)`: a file read, a dependency as much as an import.
+      ts.isNewExpression(node) &&
+      ts.isIdentifier(node.expression) &&
+      node.expression.text === "URL" &&
+      node.arguments?.length === 2 &&
+      node.arguments[1]?.getText(source) === "import.meta.url" &&
+      // A folder (the repo root, to resolve paths from) is where files are, not a file read.
+      !node.arguments[0]?.getText(source).endsWith('/"')
+    )
+      literal(node.arguments[0]);
     ts.forEachChild(node, visit);
   };
   visit(source);
@@ -332,6 +342,8 @@ describe("importsOf", () => {
       '/** @example import l from "@x/l"; */',
       'const m = "@x/m";',
       `const n = await import(\`\${root}/n.ts\`);`,
+      'const o = readFileSync(new URL("../../other/o.json", import.meta.url));',
+      'const root = new URL("../../", import.meta.url);',
     ].join("\n");
 
     expect(importsOf("x.ts", text)).toEqual([
@@ -346,6 +358,7 @@ describe("importsOf", () => {
       "@x/h",
       "@x/i",
       "@x/j",
+      "../../other/o.json",
     ]);
   });
 });

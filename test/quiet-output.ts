@@ -2,12 +2,13 @@
  * Tests are quiet when green. What code under test writes straight to stdout and stderr (the
  * functions' Powertools log lines, a test's own summary) is kept in memory, and printed only
  * with a test that fails: that test's output, after what the file's hooks wrote outside any
- * test (servers started in `beforeAll`, a run measured there). A test that captures output
+ * test (servers started in `beforeAll`, a run measured there); when a `beforeAll` or `afterAll`
+ * fails, that outside output is printed with the file's failure. A test that captures output
  * itself (`vi.spyOn(process.stdout, "write")`) still sees every write while its spy is on.
  *
  * Vitest loads this before every test file (`setupFiles` in vitest.config.ts).
  */
-import { afterEach, beforeEach } from "vitest";
+import { afterAll, afterEach, beforeEach } from "vitest";
 
 type Chunk = string | Uint8Array;
 type Kept = Array<[NodeJS.WriteStream, Chunk]>;
@@ -54,4 +55,15 @@ beforeEach((context) => {
 
 afterEach(() => {
   kept.current = undefined;
+});
+
+// A failed beforeAll or afterAll fails no test: show what the file wrote outside its tests then.
+// biome-ignore lint/correctness/noEmptyPattern: vitest passes the suite second and wants a pattern first
+afterAll(({}, suite) => {
+  const failed = (suite.result?.errors?.length ?? 0) > 0 || suite.result?.state === "fail";
+  if (!failed || kept.outside.length === 0) return;
+  const print = (stream: NodeJS.WriteStream, chunk: Chunk) => kept.write.get(stream)?.(chunk);
+  print(process.stderr, `\n--- output of ${suite.name} outside its tests ---\n`);
+  for (const [stream, chunk] of kept.outside) print(stream, chunk);
+  print(process.stderr, "--- end of its output ---\n");
 });

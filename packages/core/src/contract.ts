@@ -80,16 +80,35 @@ export function functionEnvironment(
     if (override) own[name] = override;
   }
   return {
+    // Tuning: the stage's values, unless the entry's own environment sets its own.
+    FLXBL_SECRET_TTL_SECONDS: String(placement.secretTtlSeconds ?? contractDefaults.secretTtlSeconds),
+    FLXBL_SECRET_MAX_STALE_SECONDS: String(placement.maxStaleSeconds ?? contractDefaults.maxStaleSeconds),
     ...own,
+    // Where it runs and whose it is: never the entry's to say (defineManifest refuses them there).
     FLXBL_URL: placement.flxblUrl,
     FLXBL_SECRET_ARN: placement.secretId,
     STATE_TABLE_NAME: placement.tableName,
     APP_STAGE: placement.stage,
-    FLXBL_SECRET_TTL_SECONDS: String(placement.secretTtlSeconds || contractDefaults.secretTtlSeconds),
-    FLXBL_SECRET_MAX_STALE_SECONDS: String(placement.maxStaleSeconds ?? contractDefaults.maxStaleSeconds),
     POWERTOOLS_SERVICE_NAME: spec.name,
   };
 }
+
+/**
+ * The variables {@link functionEnvironment} writes from where a function runs, which its manifest
+ * entry's `environment` may not set (`defineManifest` refuses them).
+ *
+ * @example
+ * ```ts
+ * placementVariables.includes("FLXBL_SECRET_ARN"); // true
+ * ```
+ */
+export const placementVariables: readonly string[] = [
+  "FLXBL_URL",
+  "FLXBL_SECRET_ARN",
+  "STATE_TABLE_NAME",
+  "APP_STAGE",
+  "POWERTOOLS_SERVICE_NAME",
+];
 
 /**
  * The rotation function's environment: FLXBL, its admin key's secret, the stage (with the bundled
@@ -98,6 +117,7 @@ export function functionEnvironment(
  * @example
  * ```ts
  * const environment = rotationEnvironment({
+ *   name: "rotate-key",
  *   flxblUrl: "https://api.flxbl.dev/api/v1",
  *   adminSecretId: adminSecretName({ app: appName, stage: "prod" }),
  *   stage: "prod",
@@ -105,6 +125,8 @@ export function functionEnvironment(
  * ```
  */
 export function rotationEnvironment(options: {
+  /** The rotation function's manifest name (its log's service name). */
+  name: string;
   flxblUrl: string;
   adminSecretId: string;
   stage: string;
@@ -114,8 +136,8 @@ export function rotationEnvironment(options: {
     FLXBL_URL: options.flxblUrl,
     ADMIN_SECRET_ARN: options.adminSecretId,
     APP_STAGE: options.stage,
-    ROTATION_GRACE_SECONDS: String(options.graceSeconds || contractDefaults.rotationGraceSeconds),
-    POWERTOOLS_SERVICE_NAME: "rotate-key",
+    ROTATION_GRACE_SECONDS: String(options.graceSeconds ?? contractDefaults.rotationGraceSeconds),
+    POWERTOOLS_SERVICE_NAME: options.name,
   };
 }
 

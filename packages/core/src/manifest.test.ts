@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { contractDefaults, functionEnvironment } from "./contract.js";
 import { defineManifest, type FunctionSpec } from "./manifest.js";
 
 const job: FunctionSpec = {
@@ -43,6 +44,16 @@ describe("defineManifest", () => {
     ["an HTTP timeout over API Gateway's", [{ ...webhook, timeoutSeconds: 60 }], "must be <= 30"],
     ["memory out of range", [{ ...job, memoryMb: 64 }], "memoryMb"],
     ["a handler without an export", [{ ...job, handler: "packages/functions/src/jobs/x" }], "handler must be"],
+    [
+      "an environment that names another secret",
+      [{ ...job, environment: { FLXBL_SECRET_ARN: "flxbl-lambda/prod/payments-webhook" } }],
+      "environment may not set FLXBL_SECRET_ARN",
+    ],
+    [
+      "an environment that points FLXBL elsewhere",
+      [{ ...webhook, environment: { FLXBL_URL: "https://example.com" } }],
+      "environment may not set FLXBL_URL",
+    ],
   ])("refuses %s", (_, functions, message) => {
     expect(() => defineManifest(functions as FunctionSpec[])).toThrow(message);
   });
@@ -57,5 +68,48 @@ describe("defineManifest", () => {
   ])("accepts the schedule %s", (expression) => {
     const spec = { ...job, trigger: { kind: "schedule" as const, expression: expression as `rate(${string})` } };
     expect(defineManifest([spec])).toHaveLength(1);
+  });
+});
+
+describe("functionEnvironment", () => {
+  const placement = {
+    flxblUrl: "https://api.flxbl.dev/api/v1",
+    secretId: "flxbl-lambda/prod/expire-stale-orders",
+    tableName: "state",
+    stage: "prod",
+    secretTtlSeconds: 600,
+  };
+
+  it("writes where the function runs and the stage's cache settings, with the entry's own variables", () => {
+    const env = functionEnvironment({ ...job, environment: { PENDING_ORDER_MAX_AGE: "PT24H" } }, placement);
+
+    expect(env).toEqual({
+      FLXBL_URL: placement.flxblUrl,
+      FLXBL_SECRET_ARN: placement.secretId,
+      STATE_TABLE_NAME: "state",
+      APP_STAGE: "prod",
+      FLXBL_SECRET_TTL_SECONDS: "600",
+      FLXBL_SECRET_MAX_STALE_SECONDS: String(contractDefaults.maxStaleSeconds),
+      POWERTOOLS_SERVICE_NAME: job.name,
+      PENDING_ORDER_MAX_AGE: "PT24H",
+    });
+  });
+
+  it("lets an entry tune its own secret cache, the value the stacks check the rotation grace against", () => {
+    const env = functionEnvironment(
+      { ...job, environment: { FLXBL_SECRET_TTL_SECONDS: "100", FLXBL_SECRET_MAX_STALE_SECONDS: "0" } },
+      placement,
+    );
+
+    expect(env).toMatchObject({ FLXBL_SECRET_TTL_SECONDS: "100", FLXBL_SECRET_MAX_STALE_SECONDS: "0" });
+  });
+
+  it("never lets the entry's environment say where it runs or whose secret it reads", () => {
+    const entry = { name: job.name, environment: { FLXBL_SECRET_ARN: "another-secret", FLXBL_URL: "https://x" } };
+
+    expect(functionEnvironment(entry, placement)).toMatchObject({
+      FLXBL_SECRET_ARN: placement.secretId,
+      FLXBL_URL: placement.flxblUrl,
+    });
   });
 });

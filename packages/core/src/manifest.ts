@@ -1,3 +1,4 @@
+import { placementVariables } from "./contract.js";
 import { isScope, type Scope } from "./flxbl/scopes.js";
 import "./webhooks/built-in.js";
 import { type SignatureSchemeName, signatureScheme, UnknownSignatureSchemeError } from "./webhooks/scheme.js";
@@ -46,7 +47,12 @@ interface BaseSpec {
   timeoutSeconds: number;
   /** Lambda memory in MB. @default 256 */
   memoryMb?: number;
-  /** Extra, non-secret environment variables. */
+  /**
+   * Extra, non-secret environment variables. May tune the secret cache
+   * (`FLXBL_SECRET_TTL_SECONDS`, `FLXBL_SECRET_MAX_STALE_SECONDS`) for this function; may not set
+   * what is written from where it runs (`FLXBL_URL`, `FLXBL_SECRET_ARN`, `STATE_TABLE_NAME`,
+   * `APP_STAGE`, `POWERTOOLS_SERVICE_NAME`).
+   */
   environment?: Readonly<Record<string, string>>;
   description?: string;
 }
@@ -135,6 +141,9 @@ export function defineManifest<const T extends readonly FunctionSpec[]>(function
     names.add(fn.name);
     if (!/\.[A-Za-z_$][\w$]*$/.test(fn.handler)) problems.push(`${at}: handler must be "path/to/file.exportName"`);
     if (fn.scopes.length === 0) problems.push(`${at}: declares no scopes`);
+    for (const name of Object.keys(fn.environment ?? {}))
+      if (placementVariables.includes(name))
+        problems.push(`${at}: environment may not set ${name}; it is written from where the function runs`);
     for (const ns of fn.locks ?? [])
       if (!/^[a-z][a-z0-9-]*$/.test(ns))
         problems.push(`${at}: lock namespace "${ns}" must be lower-case letters, digits and -`);

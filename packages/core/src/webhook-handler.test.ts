@@ -30,8 +30,7 @@ const acme = registerSignatureScheme({
   verify(delivery, { secrets }) {
     const given = headerValue(delivery, "x-acme-signature");
     if (!given) throw new WebhookSignatureError("missing signature headers", "Acme sends X-Acme-Signature");
-    if (!secrets.some((s) => safeEqual(Buffer.from(given, "hex"), hmacSha256(s, delivery.body))))
-      throw new WebhookSignatureError("no matching signature", "check the Acme secret");
+    return secrets.some((s) => safeEqual(Buffer.from(given, "hex"), hmacSha256(s, delivery.body)));
   },
   eventId: (delivery) => headerValue(delivery, "x-acme-delivery"),
   eventType: (delivery) => headerValue(delivery, "x-acme-event"),
@@ -208,6 +207,40 @@ describe("webhookHandler, with a dummy handler and a scheme registered outside c
     });
     expect(seen).toEqual([]);
   });
+
+  it("keeps no record of a refused payload: a corrected delivery under the same id is handled", async () => {
+    const handler = await makeHandler();
+    const id = randomUUID();
+
+    const refused = await deliverWebhook(handler, spec, {
+      type: "invoice.paid",
+      data: { invoice: "in_6" },
+      secret,
+      id,
+    });
+    const corrected = await deliverWebhook(handler, spec, {
+      type: "invoice.paid",
+      data: { invoice: "in_6", cents: 700 },
+      secret,
+      id,
+    });
+
+    expect(refused.statusCode).toBe(400);
+    expect(corrected).toMatchObject({ statusCode: 200, json: { eventId: id, summary: "in_6 700" } });
+    expect(seen).toEqual([{ invoice: "in_6", cents: 700 }]);
+  });
+
+  it.each(["constructor", "__proto__", "toString", "hasOwnProperty"])(
+    "treats a type named %s like any unlisted type (ignored, not a 500)",
+    async (type) => {
+      const handler = await makeHandler();
+
+      const answer = await deliverWebhook(handler, spec, { type, data: {}, secret });
+
+      expect(answer).toMatchObject({ statusCode: 200, json: { status: "ignored" } });
+      expect(seen).toEqual([]);
+    },
+  );
 
   it.each([
     ["a delivery signed with another secret", { secret: acme.newSecret() }, 401],

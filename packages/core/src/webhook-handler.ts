@@ -128,7 +128,8 @@ export function webhookHandler<TResult>(
     const ctx = context as WebhookHandlerContext<VerifiedWebhook>;
     if (events) {
       const { id, type, payload } = ctx.webhook;
-      const schema = events[type];
+      // Its own keys only: a type named `constructor` or `__proto__` is just another unlisted type.
+      const schema = Object.hasOwn(events, type) ? events[type] : undefined;
       if (!schema) {
         logger.info("webhook event ignored", { eventId: id, type });
         return {

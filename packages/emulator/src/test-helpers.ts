@@ -2,9 +2,13 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Emulator, type EmulatorConfig, startEmulator } from "./index.js";
 
-/** The app's own schema (`packages/functions/flxbl/schema.json`). */
+/**
+ * The shop schema the emulator's and core's tests run against (Product, Order, StockAlert): a copy
+ * of the sample app's, kept here so these packages test against a schema of their own, whatever
+ * the app does to its schema.
+ */
 export const appSchema: unknown = JSON.parse(
-  readFileSync(fileURLToPath(new URL("../../functions/flxbl/schema.json", import.meta.url)), "utf8"),
+  readFileSync(fileURLToPath(new URL("./test-fixtures/shop-schema.json", import.meta.url)), "utf8"),
 );
 
 /** A response read once: status, headers and the parsed JSON body (undefined when empty). */

@@ -62,14 +62,14 @@ describe("webhooks of other senders, added with a manifest entry and a handler f
     });
 
     it("is given a signing secret of GitHub's shape and served on its route", () => {
-      const { secret, signature } = fn("github-webhook");
+      const { secret, signature } = fn("repo-events");
       expect(signature).toBe("github");
       expect(secret).toMatch(/^[0-9a-f]{64}$/);
       expect(lines.join("\n")).not.toContain(secret);
     });
 
     it("applies a signed delivery, answers its duplicate from the idempotency record, and refuses a forgery", async () => {
-      const { url, secret } = fn("github-webhook");
+      const { url, secret } = fn("repo-events");
       const delivery = randomUUID();
       const before = await flxblCalls("POST /dynamic/Product/query");
 
@@ -92,7 +92,7 @@ describe("webhooks of other senders, added with a manifest entry and a handler f
     });
 
     it("acknowledges an event type its handler does not list, and refuses a listed one that does not fit", async () => {
-      const { url, secret } = fn("github-webhook");
+      const { url, secret } = fn("repo-events");
       const issue = JSON.stringify({ action: "opened" });
       const bad = JSON.stringify({ ref: 42 });
 
@@ -108,12 +108,32 @@ describe("webhooks of other senders, added with a manifest entry and a handler f
     it("takes a signed sample from npm run webhook", async () => {
       const run = await runScript(
         "webhook",
-        ["github-webhook", "ping", JSON.stringify({ zen: "Keep it logically awesome." })],
+        ["repo-events", "ping", JSON.stringify({ zen: "Keep it logically awesome." })],
         isolatedEnv({ LOCAL_DATA_DIR: dataDir }),
       );
 
       expect(run.code, printed(run)).toBe(0);
       expect(run.stdout).toMatch(/^200 .*"type":"ping","detail":"Keep it logically awesome\."/);
+    });
+
+    it("sends a sample again under the same id with --id, and gets the stored answer", async () => {
+      const id = randomUUID();
+      const send = (zen: string) =>
+        runScript(
+          "webhook",
+          ["repo-events", "ping", JSON.stringify({ zen }), "--id", id],
+          isolatedEnv({ LOCAL_DATA_DIR: dataDir }),
+        );
+
+      const before = await flxblCalls("POST /dynamic/Product/query");
+      const first = await send("First.");
+      const again = await send("First.");
+
+      expect(first.code, printed(first)).toBe(0);
+      expect(first.stdout).toContain(`"eventId":"${id}"`);
+      expect(again.stdout).toBe(first.stdout);
+      // The handler ran once: the second answer came from the idempotency record.
+      expect(await flxblCalls("POST /dynamic/Product/query")).toBe(before + 1);
     });
   });
 
@@ -128,7 +148,7 @@ describe("webhooks of other senders, added with a manifest entry and a handler f
     });
 
     it("applies a signed delivery, answers its duplicate once, and refuses a forgery", async () => {
-      const { url, secret, signature } = fn("shopify-webhook");
+      const { url, secret, signature } = fn("shop-orders");
       const delivery = randomUUID();
       const before = await flxblCalls("POST /dynamic/Order/query");
 

@@ -402,15 +402,25 @@ describe("startRuntime", () => {
         });
     });
 
-    it("gives webhooks a URL and one whsec_ signing secret, and jobs neither", () => {
+    it("gives webhooks a URL and one signing secret of their scheme's shape, and jobs neither", () => {
       const { gatewayUrl, functions } = read();
+      // What each built-in scheme's newSecret makes: Stripe's and Standard Webhooks' whsec_ + 32
+      // bytes in base64, GitHub's and Shopify's 32 bytes in hex.
+      const shapes: Record<string, RegExp> = {
+        stripe: /^whsec_[A-Za-z0-9+/]{43}=$/,
+        "standard-webhooks": /^whsec_[A-Za-z0-9+/]{43}=$/,
+        github: /^[0-9a-f]{64}$/,
+        shopify: /^[0-9a-f]{64}$/,
+      };
 
       for (const spec of specs) {
         const fn = functions[spec.name];
-        if (spec.trigger.kind === "http") {
+        if ("signature" in spec) {
           expect(fn?.url, spec.name).toBe(`${gatewayUrl}${spec.trigger.path}`);
+          expect(fn?.signature, spec.name).toBe(spec.signature);
+          const shape = shapes[spec.signature] ?? /^.{24,}$/;
           expect(
-            fn?.signingSecrets?.map((s) => /^whsec_[A-Za-z0-9+/]{43}=$/.test(s)),
+            fn?.signingSecrets?.map((s) => shape.test(s)),
             spec.name,
           ).toEqual([true]);
         } else {

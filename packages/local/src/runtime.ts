@@ -227,6 +227,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       env: {
         ...aws,
         ...rotationEnvironment({
+          name: rotationFunction.name,
           flxblUrl: flxbl.url,
           adminSecretId: adminSecret,
           stage,

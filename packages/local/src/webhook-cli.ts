@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { parseArgs } from "node:util";
 import { signatureScheme } from "@flxbl-lambda/core";
+// The app's manifest registers its own signature schemes (the files it imports), as npm start does.
+import "@flxbl-lambda/functions";
 import { readRuntimeInfo } from "./runtime-info.js";
 
 /** The fields of a FLXBL Order the sample events need. */
@@ -14,14 +17,21 @@ const usage = `usage:
   npm run webhook -- payments-webhook <payment_intent.succeeded|payment_intent.payment_failed|charge.refunded> [orderId]
   npm run webhook -- inventory-webhook inventory.updated [sku] [quantity] [version]
   npm run webhook -- <any webhook> <event type> [JSON data]
+  ... --id <event id>      send it under this event id (again: the stored answer comes back)
 
 Sends a sample event to the running npm start, signed the way the function's sender signs
 (its manifest entry's signature scheme). Without an orderId it uses the first pending order;
 without a version, the current time in milliseconds; for other webhooks, the JSON data given
-(default {}) as the event's data.`;
+(default {}) as the event's data. Each event gets a new id unless --id gives one.`;
 
 async function main() {
-  const [fn, type, ...rest] = process.argv.slice(2);
+  let args: ReturnType<typeof parseCommandLine>;
+  try {
+    args = parseCommandLine();
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${usage}`);
+  }
+  const [fn, type, ...rest] = args.positionals;
   const info = readRuntimeInfo();
   const target = fn ? info.functions[fn] : undefined;
   if (!fn || !type || !target?.url || !target.signature || !target.signingSecrets?.[0]) {
@@ -77,7 +87,7 @@ async function main() {
       throw new Error(`The event data must be JSON, e.g. '{"action":"opened"}'\n${usage}`);
     }
   }
-  const id = randomUUID();
+  const id = args.values.id ?? randomUUID();
   const body = JSON.stringify(scheme.sampleBody(type, id, data));
   const headers = scheme.sign(body, secret, { id, type, timestampSeconds: Math.floor(Date.now() / 1000) });
   const res = await fetch(target.url, {
@@ -87,6 +97,10 @@ async function main() {
   });
   console.log(`${res.status} ${await res.text()}`);
   if (!res.ok) process.exitCode = 1;
+}
+
+function parseCommandLine() {
+  return parseArgs({ args: process.argv.slice(2), options: { id: { type: "string" } }, allowPositionals: true });
 }
 
 main().catch((err: unknown) => {

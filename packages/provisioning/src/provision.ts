@@ -166,7 +166,7 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
       current !== undefined,
     );
     const reason = !current
-      ? "no secret yet"
+      ? "first provisioning: the function had no secret"
       : named && !ours
         ? "the secret's keyId names a key that is not this function's"
         : ours && !existing

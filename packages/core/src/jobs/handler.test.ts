@@ -15,7 +15,7 @@ import { as, keyWith, order, startAppEmulator } from "../../../emulator/src/test
 import type { FlxblRecord } from "../flxbl/types.js";
 import { SecretLoader } from "../keys/secret-loader.js";
 import { lambdaContext, scheduledEvent } from "../testing/lambda-events.js";
-import { type JobHandlerOptions, jobHandler } from "./handler.js";
+import { type JobHandlerOptions, jobHandler, stopMarginFor } from "./handler.js";
 import { JobFailedError } from "./runner.js";
 import type { SweptOrder } from "./test-fixtures/sweep.js";
 
@@ -59,7 +59,7 @@ describe("jobHandler, with a dummy job against the emulator, dynalite and a loca
     batch: string,
     sweep: Pick<
       JobHandlerOptions<SweptOrder, P>,
-      "process" | "prepare" | "onSweepComplete" | "pageSize" | "concurrency" | "stopMarginMs"
+      "process" | "prepare" | "onSweepComplete" | "pageSize" | "concurrency" | "stopMarginMs" | "timeoutEarlyInMillis"
     >,
   ) {
     return jobHandler<SweptOrder, P>({
@@ -173,6 +173,51 @@ describe("jobHandler, with a dummy job against the emulator, dynalite and a loca
     for (const id of ids) expect(await statusOf(id)).toBe("expired");
   });
 
+  it("stops by itself before the deadline: the default margin leaves time for the checkpoint", async () => {
+    // Prepare: three seconds, a two-second margin (1 s early timeout + 1 s), 200 ms per record.
+    const { batch, ids } = await seedOrders(6);
+    const job = makeJob(batch, {
+      concurrency: 1,
+      process: async (record: FlxblRecord<SweptOrder>, { records }) => {
+        await sleep(200);
+        await records.update(record.id, { status: "expired" });
+        return "changed";
+      },
+    });
+
+    // Act
+    const first = await invoke(job, 3);
+    const rest = await invoke(job, 30);
+
+    // Assess
+    expect(first).toMatchObject({ complete: false });
+    expect(first.changed).toBeLessThan(6);
+    expect(rest).toMatchObject({ complete: true, resumedFrom: first.checkpoint });
+    expect(rest.run.changed).toBe(6);
+    for (const id of ids) expect(await statusOf(id)).toBe("expired");
+  });
+
+  it("counts a longer early timeout into the margin, so the run stops before middy cuts it off", async () => {
+    // Prepare: ten seconds, middy answering 8.5 s early: the run must stop within about 0.5 s.
+    const { batch } = await seedOrders(6);
+    const job = makeJob(batch, {
+      concurrency: 1,
+      timeoutEarlyInMillis: 8_500,
+      process: async (record: FlxblRecord<SweptOrder>, { records }) => {
+        await sleep(200);
+        await records.update(record.id, { status: "expired" });
+        return "changed";
+      },
+    });
+
+    // Act
+    const first = await invoke(job, 10);
+
+    // Assess
+    expect(first).toMatchObject({ complete: false, failed: 0 });
+    expect(first.checkpoint).not.toBeNull();
+  });
+
   it("fails the invocation with JobFailedError when a record fails, after working on the others", async () => {
     // Prepare: one record's step takes a lock outside the namespaces its manifest entry declares.
     const { batch, ids } = await seedOrders(3);
@@ -222,5 +267,13 @@ describe("jobHandler, with a dummy job against the emulator, dynalite and a loca
     expect(summary).toMatchObject({ complete: true, changed: 2, failed: 0 });
     expect(reads).toBeGreaterThan(1);
     for (const id of ids) expect(await statusOf(id)).toBe("expired");
+  });
+});
+
+describe("stopMarginFor", () => {
+  it("is the early timeout plus a tenth of the time left, between 1 and 10 seconds", () => {
+    expect(stopMarginFor(300_000)).toBe(11_000);
+    expect(stopMarginFor(3_000)).toBe(2_000);
+    expect(stopMarginFor(30_000, 5_000)).toBe(8_000);
   });
 });

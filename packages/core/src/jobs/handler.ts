@@ -15,10 +15,11 @@ import { type JobSummary, type RecordContext, type RecordOutcome, retryTransient
  * @example
  * ```ts
  * stopMarginFor(300_000); // 11000: 1 s early timeout + 10 s
+ * stopMarginFor(30_000, 5_000); // 8000: a 5-s early timeout + 3 s
  * ```
  */
-export function stopMarginFor(remainingMs: number): number {
-  return defaultTimeoutEarlyMs + Math.min(10_000, Math.max(1_000, Math.round(remainingMs / 10)));
+export function stopMarginFor(remainingMs: number, timeoutEarlyMs = defaultTimeoutEarlyMs): number {
+  return timeoutEarlyMs + Math.min(10_000, Math.max(1_000, Math.round(remainingMs / 10)));
 }
 
 /**
@@ -93,7 +94,7 @@ export interface JobHandlerOptions<T extends object, P = undefined> extends Flxb
   concurrency?: number;
   /** @default 45000 */
   leaseMs?: number;
-  /** @default {@link stopMarginFor} the invocation's time */
+  /** @default {@link stopMarginFor} the invocation's time and `timeoutEarlyInMillis` */
   stopMarginMs?: number;
   /** The run's checkpoint store (tests). @default the state table's `job#<name>` item */
   store?: RunStore;
@@ -132,7 +133,8 @@ export function jobHandler<T extends object, P = undefined>(
   return flxblHandler<unknown, JobSummary>(options, async (_event, context) => {
     const remaining = context.getRemainingTimeInMillis();
     const deadline = Date.now() + remaining;
-    const stopMarginMs = options.stopMarginMs ?? stopMarginFor(remaining);
+    const stopMarginMs =
+      options.stopMarginMs ?? stopMarginFor(remaining, options.timeoutEarlyInMillis ?? defaultTimeoutEarlyMs);
     const jobContext: JobContext = Object.assign(context, { stopAt: deadline - stopMarginMs });
     const prepared = (
       options.prepare

@@ -88,12 +88,19 @@ export function webhook(options: WebhookOptions): MiddlewareObj<APIGatewayProxyE
   const maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
 
   const scheme = signatureScheme(options.scheme);
-  const verify = (delivery: WebhookDelivery, secrets: string[]) =>
-    scheme.verify(delivery, {
+  /** Throws WebhookSignatureError unless the scheme says, with `true`, that the delivery is genuine. */
+  const verify = (delivery: WebhookDelivery, secrets: string[]) => {
+    const genuine = scheme.verify(delivery, {
       secrets,
       toleranceSeconds: options.toleranceSeconds ?? 300,
       now: options.now ?? Date.now,
     });
+    if (genuine !== true)
+      throw new WebhookSignatureError(
+        "no matching signature",
+        `No signing secret matches the ${scheme.name} signature; check the sender's secret, and that the body reached us unmodified`,
+      );
+  };
 
   /** Secrets too short to trust are dropped (and reported once per loaded set, never quoted). */
   const reported = new WeakSet<readonly string[]>();

@@ -38,8 +38,13 @@ export interface VerifyOptions {
  *
  * Schemes that sign no timestamp (GitHub, Shopify) cannot refuse a replay by age: their replay
  * protection is the event id (a repeated id gets the stored answer). Where the sender does not
- * sign the id either (both of those send it in a header outside the signature), a captured
- * delivery can be sent again under a new id, so their handlers must be idempotent by content.
+ * sign the id either (both of those send it, and the event type, in headers outside the
+ * signature), a captured delivery can be sent again under a new id or another type, so their
+ * handlers must be idempotent by content and check what the body says.
+ *
+ * The registry keeps a frozen copy: once registered, a scheme cannot be changed or replaced, its
+ * `verify` only ever sees secrets of at least {@link minSigningSecretBytes} bytes of key, and
+ * anything it returns but `true` (`false`, `undefined`, a promise) is a refusal.
  *
  * @example
  * ```ts
@@ -52,8 +57,7 @@ export interface VerifyOptions {
  *   verify({ body, headers }, { secrets }) {
  *     const given = headers["x-acme-signature"];
  *     if (!given) throw new WebhookSignatureError("missing signature headers", "Acme sends X-Acme-Signature");
- *     if (!secrets.some((s) => safeEqual(Buffer.from(given, "hex"), hmacSha256(s, body))))
- *       throw new WebhookSignatureError("no matching signature", "Check the secret in signingSecrets");
+ *     return secrets.some((s) => safeEqual(Buffer.from(given, "hex"), hmacSha256(s, body)));
  *   },
  *   eventId: (delivery) => headerValue(delivery, "x-acme-delivery"),
  *   eventType: (delivery) => headerValue(delivery, "x-acme-event"),
@@ -77,10 +81,12 @@ export interface SignatureScheme {
   readonly signsEventId: boolean;
   /**
    * Checks the delivery's signature over the raw bytes, in constant time, against every secret
-   * (and the timestamp window where the scheme signs one). Throws `WebhookSignatureError` naming
-   * the failed check; returns nothing when the delivery is genuine.
+   * (and the timestamp window where the scheme signs one). Returns `true` only when the delivery
+   * is genuine; `false` when no secret matches, or throws `WebhookSignatureError` naming the
+   * failed check (a missing or malformed header, a stale timestamp). Synchronous: a promise is a
+   * refusal.
    */
-  verify(delivery: WebhookDelivery, options: VerifyOptions): void;
+  verify(delivery: WebhookDelivery, options: VerifyOptions): boolean;
   /** The sender's id of the event (a header, or a field of the parsed body): the idempotency key. */
   eventId(delivery: WebhookDelivery, payload: Record<string, unknown>): string | undefined;
   /** The event's type (`push`, `orders/create`, `payment_intent.succeeded`). */
@@ -126,25 +132,67 @@ export class UnknownSignatureSchemeError extends Error {
   override name = "UnknownSignatureSchemeError";
 }
 
-const registry = new Map<string, SignatureScheme>();
-
 /**
- * Adds a scheme to the registry, so manifest entries may name it. Registering the same object
- * again is harmless; another object under a taken name is refused.
+ * The fewest key bytes a signing secret may have: shorter ones are refused when provisioning, when
+ * a webhook loads them, and by every registered scheme's `verify` (an HMAC key that short is
+ * guessable, and an empty one is no key).
  *
  * @example
  * ```ts
- * registerSignatureScheme(githubScheme); // the same object again: harmless
+ * if (signatureScheme("github").keyBytes(secret) < minSigningSecretBytes) throw new Error("too short");
+ * ```
+ */
+export const minSigningSecretBytes = 24;
+
+/** What was registered under a name, and the frozen, guarded scheme the registry hands out. */
+const registry = new Map<string, { given: SignatureScheme; scheme: SignatureScheme }>();
+
+const functionMembers = ["verify", "eventId", "eventType", "keyBytes", "newSecret", "sign", "sampleBody"] as const;
+
+/** The scheme as the registry hands it out: frozen, `verify` held to its contract. */
+function guarded(given: SignatureScheme): SignatureScheme {
+  return Object.freeze({
+    ...given,
+    verify(delivery: WebhookDelivery, options: VerifyOptions): boolean {
+      const secrets = options.secrets.filter((secret) => given.keyBytes(secret) >= minSigningSecretBytes);
+      if (secrets.length === 0) return false;
+      const verdict: unknown = given.verify(delivery, { ...options, secrets });
+      // A promise is not a verdict (and its rejection is not left unhandled).
+      if (verdict instanceof Promise) verdict.catch(() => undefined);
+      return verdict === true;
+    },
+  });
+}
+
+/**
+ * Adds a scheme to the registry, so manifest entries may name it, and returns the registered
+ * scheme: a frozen copy whose `verify` sees only secrets of at least {@link minSigningSecretBytes}
+ * bytes of key and whose verdict is `true` or a refusal. Registering the same object (or the
+ * returned one) again is harmless; another object under a taken name, a built-in's included, is
+ * refused.
+ *
+ * @example
+ * ```ts
+ * registerSignatureScheme(githubScheme); // the registered scheme again: harmless
  * registerSignatureScheme({ ...githubScheme }); // throws TypeError: A signature scheme named "github" is registered already
  * ```
  */
-export function registerSignatureScheme<S extends SignatureScheme>(scheme: S): S {
+export function registerSignatureScheme(scheme: SignatureScheme): SignatureScheme {
   if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(scheme.name))
     throw new TypeError(`Signature scheme name "${scheme.name}" must be kebab-case`);
   const taken = registry.get(scheme.name);
-  if (taken && taken !== scheme) throw new TypeError(`A signature scheme named "${scheme.name}" is registered already`);
-  registry.set(scheme.name, scheme);
-  return scheme;
+  if (taken) {
+    if (taken.given === scheme || taken.scheme === scheme) return taken.scheme;
+    throw new TypeError(`A signature scheme named "${scheme.name}" is registered already`);
+  }
+  const missing = functionMembers.filter((member) => typeof scheme[member] !== "function");
+  if (typeof scheme.signsTimestamp !== "boolean") missing.push("signsTimestamp" as never);
+  if (typeof scheme.signsEventId !== "boolean") missing.push("signsEventId" as never);
+  if (missing.length > 0)
+    throw new TypeError(`Signature scheme "${scheme.name}" lacks ${missing.join(", ")} (see SignatureScheme)`);
+  const registered = guarded(scheme);
+  registry.set(scheme.name, { given: scheme, scheme: registered });
+  return registered;
 }
 
 /**
@@ -157,12 +205,31 @@ export function registerSignatureScheme<S extends SignatureScheme>(scheme: S): S
  * ```
  */
 export function signatureScheme(name: string): SignatureScheme {
-  const scheme = registry.get(name);
-  if (!scheme)
+  const scheme = registry.get(name)?.scheme;
+  if (!scheme) {
+    const names = signatureSchemeNames();
+    const near = names.find((known) => editDistance(known, name) <= Math.max(1, Math.floor(known.length / 4)));
     throw new UnknownSignatureSchemeError(
-      `"${name}" is not a registered signature scheme (registered: ${signatureSchemeNames().join(", ")}); register it with registerSignatureScheme before the manifest is defined`,
+      `"${name}" is not a registered signature scheme (registered: ${names.join(", ")}); ${near ? `did you mean "${near}"? A scheme of your own must be registered` : "register it"} with registerSignatureScheme, in a file the manifest imports, before the manifest is defined`,
     );
+  }
   return scheme;
+}
+
+/** Levenshtein distance, for "did you mean" on a mistyped scheme name. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }
 
 /**

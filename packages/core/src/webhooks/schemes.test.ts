@@ -1,10 +1,12 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { verify as verifyGitHub } from "@octokit/webhooks-methods";
 import { describe, expect, it } from "vitest";
+import { redactString } from "../log/redact.js";
 import { defineManifest, type WebhookSpec } from "../manifest.js";
 import { WebhookSignatureError } from "./errors.js";
 import {
   hmacSha256,
+  minSigningSecretBytes,
   registerSignatureScheme,
   type SignatureScheme,
   signatureScheme,
@@ -12,7 +14,6 @@ import {
   UnknownSignatureSchemeError,
   type WebhookDelivery,
 } from "./scheme.js";
-import { minSigningSecretBytes } from "./signing-secrets.js";
 
 const now = () => Date.now();
 const options = (secrets: string[]) => ({ secrets, toleranceSeconds: 300, now });
@@ -23,14 +24,14 @@ function delivery(scheme: SignatureScheme, secret: string, type = "thing.happene
   const headers = scheme.sign(body, secret, { id, type, timestampSeconds: Math.floor(now() / 1000) });
   return { id, body: Buffer.from(body), headers };
 }
-const failure = (fn: () => void) => {
+/** What a check said: undefined for a genuine delivery, else why not (`false` is "no matching signature"). */
+const failure = (fn: () => boolean) => {
   try {
-    fn();
+    return fn() === true ? undefined : "no matching signature";
   } catch (err) {
     if (err instanceof WebhookSignatureError) return err.reason;
     throw err;
   }
-  return undefined;
 };
 
 describe.each(["stripe", "standard-webhooks", "github", "shopify"])("the built-in %s scheme", (name) => {
@@ -67,6 +68,38 @@ describe.each(["stripe", "standard-webhooks", "github", "shopify"])("the built-i
     expect(failure(() => scheme.verify(d, options([scheme.newSecret(), secret])))).toBeUndefined();
   });
 
+  it("refuses an empty signature header, and never verifies with a short or empty secret", () => {
+    const d = delivery(scheme, secret);
+    const emptied = Object.fromEntries(
+      Object.entries(d.headers).map(([h, v]) => [h, /signature|hmac/.test(h) ? "" : v]),
+    );
+    const weak = delivery(scheme, "");
+
+    expect(failure(() => scheme.verify({ ...d, headers: emptied }, options([secret])))).toBe(
+      "missing signature headers",
+    );
+    expect(failure(() => scheme.verify(weak, options([""])))).toBe("no matching signature");
+  });
+
+  it("gives hints the redacting logger prints whole: no word after a header's or a secret's name is taken for a value", () => {
+    const d = delivery(scheme, secret);
+    const signatureHeaders = Object.keys(d.headers).filter((h) => /signature|hmac/.test(h));
+    const variants = [
+      Object.fromEntries(Object.entries(d.headers).filter(([h]) => !signatureHeaders.includes(h))),
+      { ...d.headers, ...Object.fromEntries(signatureHeaders.map((h) => [h, "garbage"])) },
+    ];
+    const hints: string[] = [];
+    for (const headers of [...variants, d.headers])
+      try {
+        scheme.verify({ ...d, headers }, options(headers === d.headers ? [scheme.newSecret()] : [secret]));
+      } catch (err) {
+        if (err instanceof WebhookSignatureError) hints.push(err.hint);
+      }
+
+    expect(hints.length).toBeGreaterThanOrEqual(2);
+    for (const hint of hints) expect(redactString(hint)).toBe(hint);
+  });
+
   it("makes signing secrets with at least 24 bytes of key", () => {
     expect(scheme.keyBytes(scheme.newSecret())).toBeGreaterThanOrEqual(minSigningSecretBytes);
     expect(scheme.newSecret()).not.toBe(scheme.newSecret());
@@ -92,6 +125,17 @@ describe("GitHub's scheme, against GitHub's own library", () => {
     expect(failure(() => github.verify(sha1, options(["s".repeat(32)])))).toBe("malformed signature header");
   });
 
+  it("refuses two signatures joined in one header, and a signature that is not hex", () => {
+    const secret = github.newSecret();
+    const d = delivery(github, secret);
+    const given = d.headers["x-hub-signature-256"] as string;
+    const joined = { ...d, headers: { ...d.headers, "x-hub-signature-256": `${given},${given}` } };
+    const notHex = { ...d, headers: { ...d.headers, "x-hub-signature-256": `sha256=${"z".repeat(64)}` } };
+
+    expect(failure(() => github.verify(joined, options([secret])))).toBe("malformed signature header");
+    expect(failure(() => github.verify(notHex, options([secret])))).toBe("malformed signature header");
+  });
+
   it("signs no timestamp and not the delivery id: replay protection is the id, and content", () => {
     expect(github).toMatchObject({ signsTimestamp: false, signsEventId: false });
   });
@@ -112,6 +156,20 @@ describe("Shopify's scheme", () => {
       createHmac("sha256", "client-secret-client-secret-0001").update(body, "utf8").digest("base64"),
     );
   });
+
+  it("refuses a signature that is not a base64 SHA-256 HMAC", () => {
+    const shopify = signatureScheme("shopify");
+    const secret = shopify.newSecret();
+    const d = delivery(shopify, secret);
+    const given = d.headers["x-shopify-hmac-sha256"] as string;
+
+    for (const bad of [given.slice(0, -2), `${given}=`, given.replace(/^./, "*"), Buffer.from("x").toString("hex")])
+      expect(
+        failure(() =>
+          shopify.verify({ ...d, headers: { ...d.headers, "x-shopify-hmac-sha256": bad } }, options([secret])),
+        ),
+      ).toBe("malformed signature header");
+  });
 });
 
 describe("the scheme registry", () => {
@@ -124,6 +182,8 @@ describe("the scheme registry", () => {
   it("refuses an unknown name, listing the registered ones", () => {
     expect(() => signatureScheme("gitlab")).toThrow(UnknownSignatureSchemeError);
     expect(() => signatureScheme("gitlab")).toThrow(/registered: .*github.*shopify/);
+    expect(() => signatureScheme("githubb")).toThrow(/did you mean "github"\?/);
+    expect(() => signatureScheme("gitlab")).not.toThrow(/did you mean/);
   });
 
   it("refuses another scheme under a taken name, and a name that is not kebab-case", () => {
@@ -132,6 +192,38 @@ describe("the scheme registry", () => {
     expect(() => registerSignatureScheme({ ...github })).toThrow(/registered already/);
     expect(registerSignatureScheme(github)).toBe(github);
     expect(() => registerSignatureScheme({ ...github, name: "Not_Kebab" })).toThrow(/kebab-case/);
+  });
+
+  it("hands out schemes that cannot be changed: a built-in's verify stays in place", () => {
+    const github = signatureScheme("github");
+    const forged = delivery(github, github.newSecret());
+
+    expect(() => {
+      (github as { verify: SignatureScheme["verify"] }).verify = () => true;
+    }).toThrow(TypeError);
+    expect(failure(() => signatureScheme("github").verify(forged, options([github.newSecret()])))).toBe(
+      "no matching signature",
+    );
+  });
+
+  it("takes nothing but true from verify as genuine: not undefined, not a promise", () => {
+    const secret = "s".repeat(32);
+    const lax = (name: string, verify: () => unknown) =>
+      registerSignatureScheme({ ...signatureScheme("github"), name, verify: verify as SignatureScheme["verify"] });
+    const silent = lax("lax-silent", () => undefined);
+    const pending = lax("lax-async", async () => true);
+    const genuine = delivery(silent, secret);
+
+    expect(silent.verify(genuine, options([secret]))).toBe(false);
+    expect(pending.verify(genuine, options([secret]))).toBe(false);
+  });
+
+  it("refuses a scheme that lacks a member, naming it", () => {
+    const { sign: _sign, ...unsigned } = signatureScheme("github");
+
+    expect(() => registerSignatureScheme({ ...unsigned, name: "no-signer" } as SignatureScheme)).toThrow(
+      /"no-signer" lacks sign/,
+    );
   });
 
   it("lets defineManifest refuse an unknown scheme and accept one registered in a file of your own", () => {
@@ -148,8 +240,7 @@ describe("the scheme registry", () => {
       name: "acme-hooks",
       verify: ({ body, headers }, { secrets }) => {
         const given = Buffer.from(headers["x-acme-signature"] ?? "", "hex");
-        if (!secrets.some((s) => hmacSha256(s, body).equals(given)))
-          throw new WebhookSignatureError("no matching signature", "check the Acme secret");
+        return secrets.some((s) => hmacSha256(s, body).equals(given));
       },
     });
 

@@ -1,16 +1,5 @@
 import { RetryLaterError } from "../middleware/errors.js";
-import { signatureScheme } from "./scheme.js";
-
-/**
- * The fewest key bytes a signing secret may have: shorter ones are refused when provisioning and
- * when a webhook loads them (an HMAC key that short is guessable).
- *
- * @example
- * ```ts
- * if (signatureScheme("github").keyBytes(secret) < minSigningSecretBytes) throw new Error("too short");
- * ```
- */
-export const minSigningSecretBytes = 24;
+import { minSigningSecretBytes, signatureScheme } from "./scheme.js";
 
 /**
  * Why a signing secret may not be used (never quoting it), or undefined when it may.

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { WebhookSignatureError } from "./errors.js";
-import { headerValue, registerSignatureScheme, type SignatureScheme, safeEqual } from "./scheme.js";
+import { registerSignatureScheme, type SignatureScheme, safeEqual } from "./scheme.js";
 import { assertWithinTolerance, payloadBytes } from "./window.js";
 
 /**
@@ -87,7 +87,7 @@ export function verifyStandardWebhook(options: StandardWebhookVerifyOptions): { 
   }
   throw new WebhookSignatureError(
     "no matching signature",
-    "No v1 signature matches any configured secret: check the sender's secret, and that the body reached us unmodified",
+    "No v1 signature matches any configured secret; check the sender's secret, and that the body reached us unmodified",
   );
 }
 
@@ -129,8 +129,10 @@ export const standardWebhooksScheme: SignatureScheme = registerSignatureScheme({
   signsEventId: true,
   verify: (delivery, options) => {
     verifyStandardWebhook({ ...options, payload: delivery.body, headers: delivery.headers });
+    return true;
   },
-  eventId: (delivery) => headerValue(delivery, "webhook-id"),
+  // Exactly the id the signature covers (untrimmed), so the idempotency key is the signed value.
+  eventId: (delivery) => delivery.headers["webhook-id"] || undefined,
   eventType: (_delivery, payload) => (typeof payload.type === "string" ? payload.type : undefined),
   keyBytes: (secret) => standardWebhookKey(secret).length,
   newSecret: () => `whsec_${randomBytes(32).toString("base64")}`,

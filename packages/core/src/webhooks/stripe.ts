@@ -76,7 +76,7 @@ export function verifyStripeSignature(options: StripeVerifyOptions): { timestamp
   }
   throw new WebhookSignatureError(
     "no matching signature",
-    "No v1 signature matches any configured secret: check the endpoint secret, and that the body reached us unmodified",
+    "No v1 signature matches any configured secret; check the endpoint secret, and that the body reached us unmodified",
   );
 }
 
@@ -114,6 +114,7 @@ export const stripeScheme: SignatureScheme = registerSignatureScheme({
   signsEventId: true,
   verify: (delivery, options) => {
     verifyStripeSignature({ ...options, payload: delivery.body, header: headerValue(delivery, "stripe-signature") });
+    return true;
   },
   eventId: (_delivery, payload) => (typeof payload.id === "string" ? payload.id : undefined),
   eventType: (_delivery, payload) => (typeof payload.type === "string" ? payload.type : undefined),

@@ -7,7 +7,7 @@ const events = {
   ping: z.looseObject({ zen: z.string() }),
 };
 
-/** `POST /webhooks/github`: GitHub's push and ping events; any other event is acknowledged as ignored. */
+/** `POST /webhooks/repo-events`: GitHub's push and ping events; any other event is acknowledged as ignored. */
 export const handler = webhookHandler(
   { spec: githubWebhook, env: readFunctionEnv(process.env), events },
   async (_event, context) => {

@@ -55,7 +55,7 @@ export function runKeys(args: string[], env: NodeJS.ProcessEnv, input = "", time
  * import { join } from "node:path";
  *
  * const dir = mkdtempSync(join(tmpdir(), "webhook-cli-"));
- * const { code, stdout } = await runScript("webhook", ["github-webhook", "ping"], isolatedEnv({ LOCAL_DATA_DIR: dir }));
+ * const { code, stdout } = await runScript("webhook", ["payments-webhook", "payment_intent.succeeded"], isolatedEnv({ LOCAL_DATA_DIR: dir }));
  * ```
  */
 export function runScript(

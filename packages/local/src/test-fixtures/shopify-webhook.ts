@@ -6,7 +6,7 @@ const events = {
   "orders/create": z.looseObject({ id: z.number(), total_price: z.string(), currency: z.string() }),
 };
 
-/** `POST /webhooks/shopify`: Shopify's orders/create; any other topic is acknowledged as ignored. */
+/** `POST /webhooks/shop-orders`: Shopify's orders/create; any other topic is acknowledged as ignored. */
 export const handler = webhookHandler(
   { spec: shopifyWebhook, env: readFunctionEnv(process.env), events },
   async (_event, context) => {

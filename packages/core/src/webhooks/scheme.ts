@@ -151,8 +151,18 @@ const functionMembers = ["verify", "eventId", "eventType", "keyBytes", "newSecre
 
 /** The scheme as the registry hands it out: frozen, `verify` held to its contract. */
 function guarded(given: SignatureScheme): SignatureScheme {
+  // Members read one by one and bound, so a class instance's methods (on its prototype) come along.
   return Object.freeze({
-    ...given,
+    name: given.name,
+    signsTimestamp: given.signsTimestamp,
+    signsEventId: given.signsEventId,
+    eventId: given.eventId.bind(given),
+    eventType: given.eventType.bind(given),
+    ...(given.comparable ? { comparable: given.comparable.bind(given) } : {}),
+    keyBytes: given.keyBytes.bind(given),
+    newSecret: given.newSecret.bind(given),
+    sign: given.sign.bind(given),
+    sampleBody: given.sampleBody.bind(given),
     verify(delivery: WebhookDelivery, options: VerifyOptions): boolean {
       const secrets = options.secrets.filter((secret) => given.keyBytes(secret) >= minSigningSecretBytes);
       if (secrets.length === 0) return false;

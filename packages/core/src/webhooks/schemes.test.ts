@@ -218,6 +218,34 @@ describe("the scheme registry", () => {
     expect(pending.verify(genuine, options([secret]))).toBe(false);
   });
 
+  it("takes a scheme written as a class, its methods and their `this` included", () => {
+    const github = signatureScheme("github");
+    class PrefixedScheme implements SignatureScheme {
+      readonly name = "prefixed-hooks";
+      readonly signsTimestamp = false;
+      readonly signsEventId = false;
+      readonly prefix = "v1=";
+      verify({ body, headers }: WebhookDelivery, { secrets }: { secrets: readonly string[] }): boolean {
+        const given = headers["x-prefixed-signature"] ?? "";
+        return secrets.some((s) => given === `${this.prefix}${hmacSha256(s, body).toString("hex")}`);
+      }
+      eventId = github.eventId;
+      eventType = github.eventType;
+      keyBytes = github.keyBytes;
+      newSecret = github.newSecret;
+      sampleBody = github.sampleBody;
+      sign(body: string, secret: string): Record<string, string> {
+        return { "x-prefixed-signature": `${this.prefix}${hmacSha256(secret, body).toString("hex")}` };
+      }
+    }
+    const scheme = registerSignatureScheme(new PrefixedScheme());
+    const secret = "s".repeat(32);
+    const d = delivery(scheme, secret);
+
+    expect(scheme.verify(d, options([secret]))).toBe(true);
+    expect(scheme.verify(d, options(["t".repeat(32)]))).toBe(false);
+  });
+
   it("refuses a scheme that lacks a member, naming it", () => {
     const { sign: _sign, ...unsigned } = signatureScheme("github");
 

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
 import { type FunctionSpec, functionEnvKeys } from "@flxbl-lambda/core";
 import { manifest } from "@flxbl-lambda/functions";
 import { Match, type Template } from "aws-cdk-lib/assertions";
@@ -39,7 +41,7 @@ function inspect(templates: Record<string, Template>, spec: FunctionSpec, stage:
 describe("stacks synthesized offline from the manifest", () => {
   let templates: Record<string, Template>;
   beforeAll(async () => {
-    ({ templates } = await synthesize({ stage: "test" }));
+    ({ templates } = await synthesize({ stage: "test", dotenv: false }));
   }, 120_000);
 
   it("builds the four stacks the design names", () => {
@@ -351,7 +353,7 @@ describe("stacks synthesized offline from the manifest", () => {
   });
 
   it("turns point-in-time recovery on in prod only", async () => {
-    const prod = await synthesize({ stage: "prod" });
+    const prod = await synthesize({ stage: "prod", dotenv: false });
     (prod.templates.Storage as Template).hasResourceProperties("AWS::DynamoDB::Table", {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
     });
@@ -380,6 +382,7 @@ describe("stacks synthesized offline from the manifest", () => {
     const { Keys, Storage, Webhooks, Jobs } = createStacks([...manifest, github, extra]);
     const grown = await synthesize({
       stage: "test",
+      dotenv: false,
       stacks: (app) => {
         app.setDefaultFunctionProps({ runtime: "nodejs22.x", architecture: "arm_64" });
         app.stack(Keys).stack(Storage).stack(Webhooks).stack(Jobs);
@@ -426,7 +429,9 @@ describe("stacks synthesized offline from the manifest", () => {
 
     it("refuses a FLXBL_URL that is not https:, naming the fix", async () => {
       vi.stubEnv("FLXBL_URL", "http://api.flxbl.example/api/v1");
-      await expect(synthesize({ stage: "test" })).rejects.toThrow(/FLXBL_URL must be https:.*FLXBL_URL=https/s);
+      await expect(synthesize({ stage: "test", dotenv: false })).rejects.toThrow(
+        /FLXBL_URL must be https:.*FLXBL_URL=https/s,
+      );
       expect(() => checkSettings(manifest, { flxblUrl: "http://127.0.0.1:4010/api/v1" })).toThrow(/https:/);
     });
 
@@ -446,4 +451,26 @@ describe("stacks synthesized offline from the manifest", () => {
       expect(() => checkSettings(manifest, {})).not.toThrow();
     });
   });
+});
+
+describe("a .env copied from .env.example (sst deploy reads .env over the environment)", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("sets nothing a deploy reads, so a deploy with it uses the defaults", async () => {
+    const example = parseEnv(readFileSync(new URL("../.env.example", import.meta.url), "utf8"));
+    // What sst.config.ts reads: an empty line for one of these would replace the shell's value.
+    for (const name of ["FLXBL_URL", "ADMIN_PRINCIPAL_ARNS", "AWS_REGION", "SST_STAGE"])
+      expect(example, `${name} in .env.example`).not.toHaveProperty(name);
+    // Loaded as initProject loads it (over the environment), the app still deploys the default FLXBL.
+    vi.stubEnv("FLXBL_URL", "");
+    for (const [name, value] of Object.entries(example)) vi.stubEnv(name, value);
+    const { templates } = await synthesize({ stage: "test", dotenv: false });
+    const urls = byType(templates.Webhooks as Template, "AWS::Lambda::Function")
+      .map(([, f]) => f.Properties.Environment?.Variables?.FLXBL_URL)
+      .filter((url) => url !== undefined);
+    expect(urls.length).toBeGreaterThan(0);
+    expect(new Set(urls)).toEqual(new Set(["https://api.flxbl.dev/api/v1"]));
+  }, 120_000);
 });

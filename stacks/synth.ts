@@ -7,7 +7,8 @@ import { initProject, useProject } from "sst/project.js";
 
 /**
  * Synthesizes the app's CloudFormation templates with no AWS credentials, the way SST's own stack
- * tests do (`initProject` + `App`), so stacks can be checked on any machine.
+ * tests do (`initProject` + `App`), so stacks can be checked on any machine. Like `sst deploy`, it
+ * reads `.env` over the environment unless `dotenv: false`.
  *
  * @example
  * ```ts
@@ -17,8 +18,15 @@ import { initProject, useProject } from "sst/project.js";
  * (templates.Webhooks as Template).hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: "POST /webhooks/payments" });
  * ```
  */
-export async function synthesize(options: { stage?: string; stacks?: (app: App) => void } = {}) {
+export async function synthesize(options: { stage?: string; stacks?: (app: App) => void; dotenv?: boolean } = {}) {
+  const before = { ...process.env };
   await initProject({ stage: options.stage ?? "synth", region: "us-east-1" });
+  // initProject loads .env (and .env.<stage>) over the environment, as sst deploy does. Tests
+  // pass dotenv: false, so a developer's own .env cannot change what they check.
+  if (options.dotenv === false) {
+    for (const name of Object.keys(process.env)) if (!(name in before)) delete process.env[name];
+    Object.assign(process.env, before);
+  }
   const { config } = useProject();
   const app = new App({ mode: "deploy", name: config.name, stage: config.stage, region: config.region });
   // initProject reads sst.config.ts shallowly (without its stacks), so they are taken from it here.

@@ -10,6 +10,7 @@ export * from "./log/redact.js";
 export * from "./log/sanitize-error.js";
 export * from "./manifest.js";
 export * from "./middleware/index.js";
+export * from "./schedule.js";
 export * from "./state/errors.js";
 export * from "./state/lock.js";
 export * from "./testing/index.js";

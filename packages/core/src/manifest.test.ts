@@ -38,7 +38,7 @@ describe("defineManifest", () => {
     [
       "a malformed schedule",
       [{ ...job, trigger: { kind: "schedule", expression: "rate(1 minutes)" } }],
-      "is not an EventBridge",
+      'EventBridge wants "rate(1 minute)"',
     ],
     ["a timeout over Lambda's limit", [{ ...job, timeoutSeconds: 901 }], "timeoutSeconds must be an integer in 1..900"],
     ["an HTTP timeout over API Gateway's", [{ ...webhook, timeoutSeconds: 60 }], "must be <= 30"],

@@ -1,5 +1,6 @@
 import { placementVariables } from "./contract.js";
 import { isScope, type Scope } from "./flxbl/scopes.js";
+import { parseSchedule } from "./schedule.js";
 import "./webhooks/built-in.js";
 import { type SignatureSchemeName, signatureScheme, UnknownSignatureSchemeError } from "./webhooks/scheme.js";
 
@@ -117,8 +118,6 @@ export interface JobSpec extends BaseSpec {
 export type FunctionSpec = WebhookSpec | JobSpec;
 
 const namePattern = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-const ratePattern = /^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$/;
-const cronPattern = /^cron\((\S+\s+){5}\S+\)$/;
 
 /**
  * Checks a manifest and returns it unchanged, or throws one error listing every problem:
@@ -165,8 +164,13 @@ export function defineManifest<const T extends readonly FunctionSpec[]>(function
       routes.add(route);
       // API Gateway HTTP APIs give up on an integration after 30 s.
       if (fn.timeoutSeconds > 30) problems.push(`${at}: an HTTP function's timeoutSeconds must be <= 30`);
-    } else if (!ratePattern.test(fn.trigger.expression) && !cronPattern.test(fn.trigger.expression)) {
-      problems.push(`${at}: "${fn.trigger.expression}" is not an EventBridge rate() or cron() expression`);
+    } else {
+      // The parser npm start's scheduler fires with: what passes here runs locally too.
+      try {
+        parseSchedule(fn.trigger.expression);
+      } catch (err) {
+        problems.push(`${at}: ${(err as Error).message}`);
+      }
     }
   }
   if (problems.length > 0) throw new Error(`Invalid manifest:\n  ${problems.join("\n  ")}`);

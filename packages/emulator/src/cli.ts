@@ -10,10 +10,10 @@ const usage = `Usage: npm run emulator -- [options]
   --host <addr>         interface (default 127.0.0.1)
   --schema <file>       FLXBL schema document (default packages/functions/flxbl/schema.json)
   --seed <file>         records/relationships loaded into an empty database
-  --db <file|:memory:>  SQLite database (default .flxbl-local/emulator.db)
+  --db <file|:memory:>  SQLite database (default .flxbl-emulator/emulator.db)
   --admin-key <key>     admin key (default: FLXBL_ADMIN_KEY, else a new one written to
                         --admin-key-file; never printed)
-  --admin-key-file <f>  where a generated admin key is written (default .flxbl-local/emulator-admin-key)
+  --admin-key-file <f>  where a generated admin key is written (default .flxbl-emulator/emulator-admin-key)
   --rate-limit <r/b>    per-key limit: requests per second / burst, e.g. 20/40 (default off)
   --no-retry-after      answer 429 without a Retry-After header
   --list-shape <s>      envelope | array (default envelope)
@@ -38,9 +38,9 @@ async function main(): Promise<void> {
       host: { type: "string", default: "127.0.0.1" },
       schema: { type: "string", default: "packages/functions/flxbl/schema.json" },
       seed: { type: "string" },
-      db: { type: "string", default: ".flxbl-local/emulator.db" },
+      db: { type: "string", default: ".flxbl-emulator/emulator.db" },
       "admin-key": { type: "string", default: process.env.FLXBL_ADMIN_KEY || undefined },
-      "admin-key-file": { type: "string", default: ".flxbl-local/emulator-admin-key" },
+      "admin-key-file": { type: "string", default: ".flxbl-emulator/emulator-admin-key" },
       "rate-limit": { type: "string" },
       "no-retry-after": { type: "boolean", default: false },
       "list-shape": { type: "string", default: "envelope" },

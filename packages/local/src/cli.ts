@@ -1,11 +1,33 @@
+import { watch } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { manifest } from "@flxbl-lambda/functions";
+import { CliError, explainFailure, runCli } from "./cli-kit.js";
 import { readLocalConfig } from "./config.js";
 import { startRuntime } from "./runtime.js";
 
+const usage = `usage: npm start [-- --reset]
+
+Runs the whole app on this machine until Ctrl-C: the FLXBL emulator (or the FLXBL at FLXBL_URL),
+a local DynamoDB and Secrets Manager, a key per function, every function in its own process, a
+gateway for the webhook routes and a scheduler for the jobs. Settings: .env (see .env.example).
+
+  --reset   start from a clean data folder (LOCAL_DATA_DIR, default .flxbl-local): new sample
+            data, keys and secrets
+  --help    this text`;
+
+const manifestFile = fileURLToPath(new URL("../../functions/src/manifest.ts", import.meta.url));
+
 /** `npm start`: the whole app on this machine, until Ctrl-C. */
-async function main() {
+async function main(args: string[]) {
+  let reset: boolean;
+  try {
+    reset = parseArgs({ args, options: { reset: { type: "boolean", default: false } } }).values.reset;
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\n${usage}`, 2);
+  }
   const config = readLocalConfig();
-  const runtime = await startRuntime({ manifest, ...config });
+  const runtime = await startRuntime({ manifest, ...config, reset });
   const rows = Object.entries(runtime.info.functions).map(([name, fn]) => [
     name,
     fn.trigger,
@@ -32,10 +54,22 @@ async function main() {
   );
   console.log(`Ready: gateway on ${runtime.info.gatewayUrl} (Ctrl-C to stop)\n`);
 
+  // Functions, routes, schedules and keys come from the manifest as it was at start.
+  let told = false;
+  const watcher = watch(manifestFile, () => {
+    if (told) return;
+    told = true;
+    console.log(
+      "\nThe manifest (packages/functions/src/manifest.ts) changed: restart npm start (Ctrl-C, then npm start) to run it.\n",
+    );
+  });
+  watcher.on("error", () => watcher.close());
+
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    watcher.close();
     console.log("\nStopping...");
     runtime.close().then(
       () => process.exit(0),
@@ -46,7 +80,8 @@ async function main() {
   process.on("SIGTERM", stop);
 }
 
-main().catch((err: unknown) => {
-  console.error(`npm start failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+runCli(usage, (args) =>
+  main(args).catch((err: unknown) => {
+    throw err instanceof CliError ? err : new CliError(`npm start failed: ${explainFailure(err)}`);
+  }),
+);

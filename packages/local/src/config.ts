@@ -20,6 +20,16 @@ function port(name: string, value: string | undefined, fallback: number): number
 }
 
 /**
+ * The data folder the local tools use: `LOCAL_DATA_DIR` from the environment or `.env`, else
+ * `.flxbl-local` (an empty value means the default).
+ */
+export function localDataDir(envFile = ".env", source: NodeJS.ProcessEnv = process.env): string {
+  const fromFile = existsSync(envFile) ? parseEnv(readFileSync(envFile, "utf8")) : {};
+  const value = source.LOCAL_DATA_DIR ?? fromFile.LOCAL_DATA_DIR;
+  return value?.trim() || ".flxbl-local";
+}
+
+/**
  * Reads the runtime's configuration from `.env` (if present) and the process environment, the
  * environment winning. Refuses half a real-FLXBL setup (a URL without an admin key).
  */
@@ -32,7 +42,7 @@ export function readLocalConfig(envFile = ".env", source: NodeJS.ProcessEnv = pr
   if (url && !adminKey) throw new Error("FLXBL_URL is set but FLXBL_ADMIN_KEY is not: a real FLXBL needs both");
   return {
     port: port("PORT", env.PORT, 3000),
-    dataDir: env.LOCAL_DATA_DIR || ".flxbl-local",
+    dataDir: env.LOCAL_DATA_DIR?.trim() || ".flxbl-local",
     ports: {
       emulator: port("FLXBL_EMULATOR_PORT", env.FLXBL_EMULATOR_PORT, 0),
       dynamodb: port("LOCAL_DYNAMODB_PORT", env.LOCAL_DYNAMODB_PORT, 0),

@@ -306,22 +306,31 @@ describe("npm start, run as a user runs it", () => {
     await waitFor("the run's [invoke] line in npm start's output", () => invocations() === before + 1, 5_000);
   }, 30_000);
 
-  it("sends a signed sample payment with npm run webhook, which pays the pending order and exits 0", async () => {
+  it("sends a signed sample payment with npm run webhook, which pays the order given or a new one, and exits 0", async () => {
     const order = await admin.create<Order>("Order", {
       number: "ORD-E2E-1",
       status: "pending",
       total: 4200,
       currency: "eur",
     });
-    // The command pays the first pending order: make sure it is this one.
-    expect((await admin.query<Order>("Order", { status: "pending" })).map((o) => o.id)).toEqual([order.id]);
-
-    const { code, stdout } = await npm(["run", "webhook", "--", "payments-webhook", "payment_intent.succeeded"], env);
-
-    expect(code).toBe(0);
-    const answer = stdout.split("\n").find((line) => line.startsWith("200 "));
+    const given = await npm(["run", "webhook", "--", "payments-webhook", "payment_intent.succeeded", order.id], env);
+    expect(given.code).toBe(0);
+    const answer = given.stdout.split("\n").find((line) => line.startsWith("200 "));
     expect(JSON.parse(answer?.slice(4) ?? "{}")).toMatchObject({ status: "applied", orderId: order.id, to: "paid" });
     expect(await admin.get<Order>("Order", order.id)).toMatchObject({ status: "paid" });
+
+    // Without an order id, a new pending order with a matching total, paid by the event.
+    const fresh = await npm(["run", "webhook", "--", "payments-webhook", "payment_intent.succeeded"], env);
+    expect(fresh.code).toBe(0);
+    const created = /Created pending order (\S+) /.exec(fresh.stdout)?.[1] ?? "";
+    const paid = JSON.parse(
+      fresh.stdout
+        .split("\n")
+        .find((line) => line.startsWith("200 "))
+        ?.slice(4) ?? "{}",
+    );
+    expect(paid).toMatchObject({ status: "applied", orderId: created, from: "pending", to: "paid" });
+    expect(await admin.get<Order>("Order", created)).toMatchObject({ status: "paid" });
   }, 30_000);
 
   it("exits with code 0 on SIGINT, leaving no process behind", async () => {

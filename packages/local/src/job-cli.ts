@@ -1,19 +1,39 @@
-import { readRuntimeInfo } from "./runtime-info.js";
+import { manifest } from "@flxbl-lambda/functions";
+import { CliError, request, runCli } from "./cli-kit.js";
+import type { RuntimeInfo } from "./runtime.js";
+import { gateway, readRuntimeInfo } from "./runtime-info.js";
 
-/** `npm run job -- <name>`: runs a job now on the running `npm start` and prints its summary. */
-async function main() {
-  const name = process.argv[2];
-  const info = readRuntimeInfo();
-  const jobs = Object.entries(info.functions).filter(([, f]) => !f.trigger.startsWith("POST ") && !f.url);
-  if (!name || !info.functions[name]) {
-    throw new Error(`usage: npm run job -- <name>; jobs: ${jobs.map(([n]) => n).join(", ")}`);
+const jobs: string[] = manifest.filter((spec) => spec.trigger.kind === "schedule").map((spec) => spec.name);
+
+const usage = `usage: npm run job -- <name>
+
+Runs a job now on the running npm start (as its schedule would) and prints its summary.
+jobs: ${jobs.join(", ")}`;
+
+runCli(usage, async (args) => {
+  const [name, ...extra] = args;
+  if (!name) throw new CliError(usage, 2);
+  if (extra.length > 0) throw new CliError(`Unexpected arguments: ${extra.join(" ")}\n${usage}`, 2);
+  // The running app says what runs (its manifest may have grown since); without one, the manifest.
+  let info: RuntimeInfo;
+  try {
+    info = readRuntimeInfo();
+  } catch (err) {
+    if (!jobs.includes(name)) throw new CliError(`No job named "${name}". Jobs: ${jobs.join(", ")}`, 2);
+    throw err;
   }
-  const res = await fetch(`${info.gatewayUrl}/_local/jobs/${name}`, { method: "POST" });
-  console.log(JSON.stringify(await res.json(), null, 2));
+  const running = Object.entries(info.functions).flatMap(([n, f]) => (f.url ? [] : [n]));
+  if (!running.includes(name))
+    throw new CliError(
+      `No job named "${name}" in the running npm start. Jobs: ${running.join(", ")}${jobs.includes(name) ? " (restart npm start after editing the manifest)" : ""}`,
+      2,
+    );
+  const res = await request(`${info.gatewayUrl}/_local/jobs/${name}`, { method: "POST" }, gateway);
+  const text = await res.text();
+  try {
+    console.log(JSON.stringify(JSON.parse(text), null, 2));
+  } catch {
+    console.log(text);
+  }
   if (!res.ok) process.exitCode = 1;
-}
-
-main().catch((err: unknown) => {
-  console.error((err as Error).message);
-  process.exit(2);
 });

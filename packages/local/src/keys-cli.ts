@@ -12,7 +12,8 @@ import {
 } from "@flxbl-lambda/core";
 import { appName, manifest } from "@flxbl-lambda/functions";
 import { provisionKeys, readSecret } from "@flxbl-lambda/provisioning";
-import { readRuntimeInfo } from "./runtime-info.js";
+import { CliError, explainFailure, isUnreachable, runCli } from "./cli-kit.js";
+import { gateway, readRuntimeInfo } from "./runtime-info.js";
 
 const usage = `usage: npm run keys -- <provision|status|rotate|set-admin-key> --stage <stage> [--local] [--function <name>] [--wait <seconds>]
 
@@ -40,9 +41,13 @@ async function connect(stage: string, local: boolean) {
     return { secrets, flxbl: info.flxbl };
   }
   const url = process.env.FLXBL_URL;
-  if (!url) throw new Error("Set FLXBL_URL (e.g. https://api.flxbl.dev/api/v1), or use --local");
+  if (!url)
+    throw new CliError(
+      "Set FLXBL_URL to the tenant's API (e.g. FLXBL_URL=https://api.flxbl.dev/api/v1 npm run keys -- status --stage prod), or use --local for npm start",
+      2,
+    );
   const problem = flxblUrlProblem(url, { allowLoopbackHttp: false });
-  if (problem) throw new Error(problem);
+  if (problem) throw new CliError(problem, 2);
   const secrets = new SecretsManagerClient({});
   const adminKey =
     process.env.FLXBL_ADMIN_KEY ||
@@ -78,19 +83,22 @@ async function readAdminKey(): Promise<string> {
   return key;
 }
 
-async function main() {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: {
-      stage: { type: "string" },
-      local: { type: "boolean", default: false },
-      function: { type: "string" },
-      wait: { type: "string" },
-    },
-  });
+const commands = ["provision", "status", "rotate", "set-admin-key"];
+
+async function main(args: string[]) {
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(args);
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\n${usage}`, 2);
+  }
+  const { positionals, values } = parsed;
   const command = positionals[0];
+  if (!command) throw new CliError(usage, 2);
+  if (!commands.includes(command))
+    throw new CliError(`Unknown command "${command}". Commands: ${commands.join(", ")}\n${usage}`, 2);
   const stage = values.local ? "local" : values.stage;
-  if (!command || !stage) throw new Error(usage);
+  if (!stage) throw new CliError(`${command} needs --stage <stage> (or --local for npm start)\n${usage}`, 2);
   const secretName = (fn: string) => functionSecretName({ app: appName, stage }, fn);
 
   if (command === "set-admin-key") {
@@ -111,10 +119,13 @@ async function main() {
   if (command === "rotate") {
     const fn = values.function;
     if (!fn || !manifest.some((s) => s.name === fn))
-      throw new Error(`--function must name a manifest function\n${usage}`);
+      throw new CliError(
+        `--function must name a manifest function: ${manifest.map((s) => s.name).join(", ")}\n${usage}`,
+        2,
+      );
     const waitSeconds = values.wait === undefined ? 120 : Number(values.wait);
     if (!Number.isFinite(waitSeconds) || waitSeconds <= 0)
-      throw new Error(`--wait must be a number of seconds\n${usage}`);
+      throw new CliError(`--wait must be a number of seconds\n${usage}`, 2);
     const { secrets } = values.local ? await connect(stage, true) : { secrets: new SecretsManagerClient({}) };
     const name = secretName(fn);
     const logs = values.local
@@ -130,7 +141,9 @@ async function main() {
         throw new Error(
           `${fn}: no secret ${name}: ${values.local ? "restart npm start, which creates and provisions it" : `deploy the stage first (npx sst deploy --stage ${stage})`}`,
         );
-      throw new Error(`${fn}: RotateSecret ${name} failed: ${message.replace(/\.?$/, ".")} See ${logs}.`);
+      throw new Error(`${fn}: RotateSecret ${name} failed: ${message.replace(/\.?$/, ".")} See ${logs}.`, {
+        cause: err,
+      });
     }
     if (!outcome.promoted)
       throw new Error(
@@ -174,10 +187,27 @@ async function main() {
     if (!healthy) process.exitCode = 1;
     return;
   }
-  throw new Error(usage);
+  throw new CliError(usage, 2);
 }
 
-main().catch((err: unknown) => {
-  console.error((err as Error).message);
-  process.exit(2);
-});
+function parseCommandLine(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      stage: { type: "string" },
+      local: { type: "boolean", default: false },
+      function: { type: "string" },
+      wait: { type: "string" },
+    },
+  });
+}
+
+runCli(usage, (args) =>
+  main(args).catch((err: unknown) => {
+    // With --local, an unreachable server is the npm start that runtime.json describes.
+    if (process.argv.includes("--local") && isUnreachable(err))
+      throw new CliError(`${explainFailure(err)}\n${gateway.what}: ${gateway.fix}`);
+    throw err;
+  }),
+);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -29,6 +29,7 @@ import {
   functionEnvironment,
   functionSecretName,
   httpApiEvent,
+  parseSchedule,
   rotationEnvironment,
   scheduledEvent,
   type WebhookSpec,
@@ -37,8 +38,8 @@ import { type Emulator, type SeedData, startEmulator } from "@flxbl-lambda/emula
 import { appName, rotationFunction } from "@flxbl-lambda/functions";
 import { type ProvisionResult, provisionKeys } from "@flxbl-lambda/provisioning";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { isUnreachable } from "./cli-kit.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
-import { parseSchedule } from "./schedule.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -63,6 +64,12 @@ export interface RuntimeOptions {
   log?: (line: string) => void;
   /** Where function output goes. @default log, prefixed with the function name */
   functionLog?: (fn: string, line: string) => void;
+  /**
+   * Empties the data folder first (`npm start -- --reset`): a new emulator database with the
+   * sample data, new keys and secrets. Refused, like any start, while another runtime uses the folder.
+   * @default false
+   */
+  reset?: boolean;
 }
 
 /** What `runtime.json` holds: everything scripts and tests need to talk to the running app. */
@@ -117,37 +124,48 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     options.functionLog ?? ((fn: string, line: string) => log(`${fn.padEnd(20)} | ${readable(line)}`));
   const dataDir = resolve(options.dataDir ?? ".flxbl-local");
   makePrivateDataDir(dataDir);
-  const closers: Array<() => Promise<void>> = [];
+  const releaseFolder = claimDataDir(dataDir);
+  const closers: Array<() => Promise<void>> = [async () => releaseFolder()];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
 
   try {
+    if (options.reset) {
+      for (const name of readdirSync(dataDir))
+        if (name !== instanceFile) rmSync(join(dataDir, name), { recursive: true, force: true });
+      log(`Reset ${dataDir}: a new emulator database, new keys and secrets`);
+    }
     let flxbl = options.flxbl;
     let emulator: Emulator | undefined;
     const urlProblem = flxbl ? flxblUrlProblem(flxbl.url) : undefined;
     if (urlProblem)
       throw new Error(`${urlProblem}. Set FLXBL_URL to an https: URL, or leave it unset to use the emulator.`);
     if (!flxbl) {
-      emulator = await startEmulator({
-        schema: JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/schema.json"), "utf8")),
-        seed: JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/seed.json"), "utf8")) as SeedData,
-        db: join(dataDir, "emulator.db"),
-        port: options.ports?.emulator ?? 0,
-        adminKey: options.emulatorAdminKey ?? emulatorKey(dataDir),
-      });
+      const db = join(dataDir, "emulator.db");
+      emulator = await opening({ what: "the FLXBL emulator", file: db, portVariable: "FLXBL_EMULATOR_PORT" }, () =>
+        startEmulator({
+          schema: JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/schema.json"), "utf8")),
+          seed: JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/seed.json"), "utf8")) as SeedData,
+          db,
+          port: options.ports?.emulator ?? 0,
+          adminKey: options.emulatorAdminKey ?? emulatorKey(dataDir),
+        }),
+      );
       closers.push(() => (emulator as Emulator).close());
       flxbl = { url: emulator.url, adminKey: emulator.adminKey };
     }
-    const dynamodb: LocalDynamoDB = await startLocalDynamoDB({
-      port: options.ports?.dynamodb ?? 0,
-      path: join(dataDir, "dynamodb"),
-    });
+    const dynamodbPath = join(dataDir, "dynamodb");
+    const dynamodb: LocalDynamoDB = await opening(
+      { what: "the local DynamoDB (dynalite)", file: dynamodbPath, portVariable: "LOCAL_DYNAMODB_PORT" },
+      () => startLocalDynamoDB({ port: options.ports?.dynamodb ?? 0, path: dynamodbPath }),
+    );
     closers.push(() => dynamodb.close());
-    const secretsManager: LocalSecretsManager = await startLocalSecretsManager({
-      port: options.ports?.secretsManager ?? 0,
-      persistPath: join(dataDir, "secrets.json"),
-    });
+    const secretsPath = join(dataDir, "secrets.json");
+    const secretsManager: LocalSecretsManager = await opening(
+      { what: "the local Secrets Manager", file: secretsPath, portVariable: "LOCAL_SECRETS_MANAGER_PORT" },
+      () => startLocalSecretsManager({ port: options.ports?.secretsManager ?? 0, persistPath: secretsPath }),
+    );
     closers.push(() => secretsManager.close());
 
     const aws = {
@@ -183,6 +201,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       secrets: secretsClient,
       secretName,
       keyPrefix: `${appName}/${stage}`,
+    }).catch((err: unknown) => {
+      if (!options.flxbl || !isUnreachable(err)) throw err;
+      throw new Error(
+        `Could not reach FLXBL at ${options.flxbl.url} (FLXBL_URL) to provision keys: ${connectionCode(err)}. Check FLXBL_URL in .env, or leave it empty to use the emulator.`,
+        { cause: err },
+      );
     });
     // As the Keys stack deploys it: the admin key in its own secret, read by the rotation function
     // only, and every function secret set to rotate with it (on request here, not on a schedule).
@@ -312,7 +336,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       writeResult(res, outcome.result);
     };
     await new Promise<void>((resolveListen, reject) => {
-      server.once("error", reject);
+      server.once("error", (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === "EADDRINUSE"
+            ? new Error(
+                `Port ${options.port ?? 3000} is in use, so the gateway cannot listen on it: stop what uses it, or set PORT in .env (0 = any free port)`,
+              )
+            : err,
+        ),
+      );
       server.listen(options.port ?? 3000, "127.0.0.1", () => resolveListen());
     });
     closers.push(
@@ -408,6 +440,83 @@ function emulatorKey(dataDir: string): string {
   const key = `flxbl_${pick(8)}_${randomUUID().replaceAll("-", "")}`;
   writePrivateFile(file, `${key}\n`);
   return key;
+}
+
+/** The file a running runtime keeps in its data folder: its process id, so a second one is refused. */
+const instanceFile = "npm-start.pid";
+
+/**
+ * Claims the data folder for this process, or refuses when another live process holds it (two
+ * runtimes on one folder would share dynalite's files and overwrite each other's secrets).
+ * Returns what lets it go. A claim left by a process that is gone is taken over.
+ */
+function claimDataDir(dataDir: string): () => void {
+  const file = join(dataDir, instanceFile);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, "wx", 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const pid = Number(readFileSync(file, "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+      let where = "";
+      try {
+        const { gatewayUrl } = JSON.parse(readFileSync(join(dataDir, "runtime.json"), "utf8")) as RuntimeInfo;
+        if (gatewayUrl) where = `, gateway on ${gatewayUrl}`;
+      } catch {
+        // No runtime.json yet (it is still starting): the pid says enough.
+      }
+      throw new Error(
+        `Another npm start is running on the data folder ${dataDir} (pid ${pid}${where}). Stop it (Ctrl-C in its terminal), or give this one its own folder: LOCAL_DATA_DIR=<folder> npm start`,
+      );
+    }
+    rmSync(file, { force: true });
+  }
+  throw new Error(`Could not claim the data folder ${dataDir}: another npm start is starting on it`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The connection error code along a failure's causes (ECONNREFUSED, ENOTFOUND, ...). */
+function connectionCode(err: unknown): string {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, d = 0; e && d < 5; e = e.cause as typeof e, d++)
+    if (typeof e.code === "string" && e.code.startsWith("E")) return e.code;
+  return (err as Error).message;
+}
+
+/**
+ * Starts one of the local servers, turning its failures into what to do: a port in use names the
+ * server and the `.env` variable; anything else names the file it keeps its data in and how to
+ * start from a clean one.
+ */
+async function opening<T>(
+  server: { what: string; file: string; portVariable: string },
+  start: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE")
+      throw new Error(
+        `${server.what} cannot listen: its port is in use. Stop what uses it, or set ${server.portVariable} in .env to a free port (empty or 0 = any free port)`,
+        { cause: err },
+      );
+    throw new Error(
+      `${server.what} could not open ${server.file}: ${(err as Error).message}. If the file is damaged, start from a clean data folder with npm start -- --reset (new sample data, keys and secrets), or delete ${server.file}`,
+      { cause: err },
+    );
+  }
 }
 
 /** Files in the data folder that hold keys or secrets. */

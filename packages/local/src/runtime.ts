@@ -9,6 +9,7 @@ import {
   CreateSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
+  RestoreSecretCommand,
   RotateSecretCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
@@ -35,7 +36,7 @@ import {
 } from "@flxbl-lambda/core";
 import { type Emulator, type SeedData, startEmulator } from "@flxbl-lambda/emulator";
 import { appName, rotationFunction } from "@flxbl-lambda/functions";
-import { type ProvisionResult, provisionKeys } from "@flxbl-lambda/provisioning";
+import { isScheduledForDeletion, type ProvisionResult, provisionKeys } from "@flxbl-lambda/provisioning";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
 import { parseSchedule } from "./schedule.js";
@@ -183,6 +184,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       secrets: secretsClient,
       secretName,
       keyPrefix: `${appName}/${stage}`,
+      // These secrets are npm start's own: one a developer deleted comes back working.
+      scheduledForDeletion: "restore",
     });
     // As the Keys stack deploys it: the admin key in its own secret, read by the rotation function
     // only, and every function secret set to rotate with it (on request here, not on a schedule).
@@ -386,7 +389,9 @@ async function writeAdminSecret(client: SecretsManagerClient, name: string, admi
   try {
     await client.send(new CreateSecretCommand({ Name: name, SecretString }));
   } catch (err) {
-    if ((err as Error).name !== "ResourceExistsException") throw err;
+    // Scheduled for deletion (someone deleted it): restored, as npm start restores function secrets.
+    if (isScheduledForDeletion(err)) await client.send(new RestoreSecretCommand({ SecretId: name }));
+    else if ((err as Error).name !== "ResourceExistsException") throw err;
     const current = await client.send(new GetSecretValueCommand({ SecretId: name }));
     if (current.SecretString !== SecretString)
       await client.send(new PutSecretValueCommand({ SecretId: name, SecretString }));

@@ -171,8 +171,21 @@ describe("npm run keys -- rotate --local, against a running local runtime", () =
     );
   }, 30_000);
 
+  it("exits non-zero naming the fix when the function's secret is scheduled for deletion", async () => {
+    await secrets.send(new DeleteSecretCommand({ SecretId: secretName("inventory-webhook"), RecoveryWindowInDays: 7 }));
+
+    const run = await rotate("inventory-webhook");
+
+    expect(run.code, printed(run)).not.toBe(0);
+    expect(run.stderr, printed(run)).toContain(
+      "inventory-webhook: secret flxbl-lambda/local/inventory-webhook is scheduled for deletion: restart npm start, which restores and provisions it",
+    );
+  }, 30_000);
+
   it("exits non-zero naming the fix when the function has no secret", async () => {
-    await secrets.send(new DeleteSecretCommand({ SecretId: secretName("payments-webhook") }));
+    await secrets.send(
+      new DeleteSecretCommand({ SecretId: secretName("payments-webhook"), ForceDeleteWithoutRecovery: true }),
+    );
 
     const run = await rotate("payments-webhook");
 

@@ -318,8 +318,8 @@ function paginate<T>(
  * Returns the header.
  */
 function assertSigned(req: IncomingMessage): string {
-  const auth = req.headers.authorization;
-  if (!auth?.trim().startsWith("AWS4-"))
+  const auth = req.headers.authorization?.trim();
+  if (!auth?.startsWith("AWS4-"))
     throw new AwsError("MissingAuthenticationTokenException", "Request is missing Authentication Token");
   const parts = new Set(
     auth
@@ -724,7 +724,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     const text = JSON.stringify(body);
     // Every answer, success or error, carries a request id, as AWS's do.
     res
-      .writeHead(status, { "content-type": "application/x-amz-json-1.1", "x-amzn-requestid": randomUUID(), ...headers })
+      .writeHead(status, { "content-type": "application/x-amz-json-1.1", "x-amzn-RequestId": randomUUID(), ...headers })
       .end(text);
   };
 

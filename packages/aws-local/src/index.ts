@@ -4,6 +4,7 @@ export { isOwnLoopbackHost, writePrivateFile } from "./private-io.js";
 export {
   type LocalSecretsManager,
   type LocalSecretsManagerOptions,
+  maxSecretVersions,
   type RotationInvoker,
   startLocalSecretsManager,
 } from "./secrets-manager.js";

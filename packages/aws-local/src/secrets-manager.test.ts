@@ -19,6 +19,7 @@ import {
   GetSecretValueCommand,
   ListSecretsCommand,
   PutSecretValueCommand,
+  RestoreSecretCommand,
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
@@ -196,6 +197,10 @@ function call(
           "content-type": "application/x-amz-json-1.1",
           "x-amz-target": `secretsmanager.${action}`,
           "content-length": Buffer.byteLength(body),
+          // Signed in form (the endpoint checks the parts are there, not the signature).
+          authorization:
+            "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host;x-amz-date, Signature=0",
+          "x-amz-date": "20260101T000000Z",
         },
       },
       (res) => {
@@ -305,6 +310,22 @@ describe("local Secrets Manager endpoint's secrets file", () => {
     expect([afterCreate, mode(file)]).toEqual([0o600, 0o600]);
     expect(existsSync(`${file}.tmp`)).toBe(false);
     expect(readFileSync(file, "utf8")).toContain("v2");
+  });
+
+  it("keeps a scheduled deletion across a restart, still restorable (a recovery window outlives the process)", async () => {
+    const client = sdk((sm as LocalSecretsManager).url);
+    await client.send(new CreateSecretCommand({ Name: "app/test/scheduled", SecretString: "kept" }));
+    await client.send(new DeleteSecretCommand({ SecretId: "app/test/scheduled", RecoveryWindowInDays: 7 }));
+    await sm?.close();
+
+    sm = await startLocalSecretsManager({ persistPath: file });
+    const again = sdk(sm.url);
+
+    await expect(again.send(new GetSecretValueCommand({ SecretId: "app/test/scheduled" }))).rejects.toMatchObject({
+      name: "InvalidRequestException",
+    });
+    await again.send(new RestoreSecretCommand({ SecretId: "app/test/scheduled" }));
+    expect((await again.send(new GetSecretValueCommand({ SecretId: "app/test/scheduled" }))).SecretString).toBe("kept");
   });
 
   it("does not write through a .tmp left as a link to another file", async () => {

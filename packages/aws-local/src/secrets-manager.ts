@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -11,8 +11,10 @@ import { isOwnLoopbackHost, writePrivateFile } from "./private-io.js";
  *
  * Written here because no maintained pure-JS Secrets Manager emulator exists on npm (the usual
  * one, LocalStack, needs Docker). It keeps version stages (`AWSCURRENT`, `AWSPENDING`,
- * `AWSPREVIOUS`) as Secrets Manager does, and can deny calls by caller access key id, read from
- * the SigV4 `Authorization` header, to stand in for IAM.
+ * `AWSPREVIOUS`) as Secrets Manager does, schedules deletions with a recovery window
+ * (`RestoreSecret` cancels them), lists with filters and pages, refuses unsigned requests, and can
+ * deny calls by caller access key id, read from the SigV4 `Authorization` header, to stand in for
+ * IAM. Where it differs from AWS: the package README.
  */
 export interface LocalSecretsManagerOptions {
   /** @default 0 (a free port) */
@@ -47,6 +49,12 @@ export interface LocalSecretsManagerOptions {
    * that would rotate answers `InvalidRequestException`)
    */
   rotationInvoker?: RotationInvoker;
+  /**
+   * The clock, in epoch ms: when a secret scheduled for deletion is gone (its `DeletionDate`
+   * passed), and the dates the endpoint answers. Tests move it to end a recovery window.
+   * @default Date.now
+   */
+  now?: () => number;
 }
 
 /**
@@ -86,6 +94,16 @@ interface Secret {
   rotationEnabled: boolean;
   rotationLambdaArn: string | undefined;
   rotationRules: unknown;
+  tags: Tag[];
+  /** When DeleteSecret scheduled the deletion (DescribeSecret's `DeletedDate`); undefined while active. */
+  deleted?: number;
+  /** When the recovery window ends and the secret is gone (DeleteSecret's `DeletionDate`). */
+  deletionDate?: number;
+}
+
+interface Tag {
+  Key: string;
+  Value: string;
 }
 
 class AwsError extends Error {
@@ -113,6 +131,15 @@ export interface LocalSecretsManager {
 }
 
 const seconds = (ms: number) => ms / 1000;
+const dayMs = 86_400_000;
+/**
+ * Versions a secret keeps. AWS keeps versions that lost all their staging labels (deprecated) for
+ * a while, readable by `VersionId`, and removes the oldest of them once a secret has about 100
+ * versions; so does this endpoint, at exactly this many (labeled versions are never removed).
+ */
+export const maxSecretVersions = 100;
+/** AWS's words for any call but DescribeSecret, RestoreSecret and DeleteSecret on a secret scheduled for deletion. */
+const markedForDeletion = "You can't perform this operation on the secret because it was marked for deletion.";
 
 const mutating = new Set([
   "CreateSecret",
@@ -120,6 +147,7 @@ const mutating = new Set([
   "UpdateSecretVersionStage",
   "RotateSecret",
   "DeleteSecret",
+  "RestoreSecret",
 ]);
 
 interface StoredSecret extends Omit<Secret, "versions"> {
@@ -131,7 +159,8 @@ function loadSecrets(path: string | undefined): Map<string, Secret> {
   if (!path || !existsSync(path)) return secrets;
   for (const stored of JSON.parse(readFileSync(path, "utf8")) as StoredSecret[]) {
     const versions = new Map(stored.versions.map((v) => [v.id, { ...v, stages: new Set(v.stages) }]));
-    secrets.set(stored.name, { ...stored, versions });
+    // Files written before tags were kept have none.
+    secrets.set(stored.name, { ...stored, tags: stored.tags ?? [], versions });
   }
   return secrets;
 }
@@ -160,6 +189,156 @@ function assertLoopbackHost(req: IncomingMessage, { address, port }: AddressInfo
   );
 }
 
+/** A Coral validation error, worded as AWS words them (`1 validation error detected: ...`). */
+const invalid = (value: unknown, at: string, constraint: string) =>
+  new AwsError(
+    "ValidationException",
+    `1 validation error detected: Value '${String(value)}' at '${at}' failed to satisfy constraint: ${constraint}`,
+  );
+
+function parseTags(raw: unknown): Tag[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new AwsError("InvalidParameterException", "Tags must be a list of {Key, Value}");
+  return raw.map((tag: { Key?: unknown; Value?: unknown }) => {
+    if (typeof tag?.Key !== "string" || tag.Key === "")
+      throw new AwsError("InvalidParameterException", "Every tag needs a Key");
+    return { Key: tag.Key, Value: typeof tag.Value === "string" ? tag.Value : "" };
+  });
+}
+
+const filterKeys = ["description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all"];
+
+/**
+ * The words the `all` filter searches by: split at anything not a letter or digit, at a change
+ * from lower to upper case and between letters and digits (`credsDatabase#892`: creds, database, 892).
+ */
+const wordsOf = (text: string) =>
+  (text.match(/[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g) ?? []).map((w) => w.toLowerCase());
+
+/** Whether one filter value (without its `!`) matches a secret, as the API reference's Filter says. */
+function filterMatches(key: string, s: Secret, value: string): boolean {
+  switch (key) {
+    case "name":
+      return s.name.startsWith(value);
+    case "description":
+      return (s.description ?? "").toLowerCase().startsWith(value.toLowerCase());
+    case "tag-key":
+      return s.tags.some((t) => t.Key.startsWith(value));
+    case "tag-value":
+      return s.tags.some((t) => t.Value.startsWith(value));
+    case "all": {
+      const words = [s.name, s.description ?? "", ...s.tags.flatMap((t) => [t.Key, t.Value])].flatMap(wordsOf);
+      return wordsOf(value).some((w) => words.some((word) => word.startsWith(w)));
+    }
+    default:
+      // primary-region, owning-service: no secret here is replicated or managed by another service.
+      return false;
+  }
+}
+
+/**
+ * ListSecrets' `Filters`: every filter must match (AND); within one, any of its values (OR); a
+ * value starting with `!` must not match.
+ */
+function parseFilters(raw: unknown): Array<(s: Secret) => boolean> {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new AwsError("InvalidParameterException", "Filters must be a list of {Key, Values}");
+  return raw.map((filter: { Key?: unknown; Values?: unknown }, i) => {
+    const key = filter?.Key;
+    const values = filter?.Values;
+    if (typeof key !== "string" || !filterKeys.includes(key))
+      throw invalid(
+        key,
+        `filters.${i + 1}.member.key`,
+        `Member must satisfy enum value set: [${filterKeys.join(", ")}]`,
+      );
+    if (!Array.isArray(values) || values.some((v) => typeof v !== "string"))
+      throw new AwsError("InvalidParameterException", `Filter ${key} needs a list of string Values`);
+    if (values.length < 1 || values.length > 10)
+      throw invalid(
+        `[${values.join(", ")}]`,
+        `filters.${i + 1}.member.values`,
+        `Member must have length ${values.length < 1 ? "greater than or equal to 1" : "less than or equal to 10"}`,
+      );
+    const wanted = (values as string[]).filter((v) => !v.startsWith("!"));
+    const unwanted = (values as string[]).filter((v) => v.startsWith("!")).map((v) => v.slice(1));
+    return (s: Secret) =>
+      (wanted.length === 0 || wanted.some((v) => filterMatches(key, s, v))) &&
+      !unwanted.some((v) => filterMatches(key, s, v));
+  });
+}
+
+/**
+ * One page of a list: `MaxResults` (1-100) items from where `NextToken` says. A token is
+ * opaque (the offset and the query it was given for); one that does not decode, or was given for
+ * another query, is refused with `InvalidNextTokenException`.
+ */
+function paginate<T>(
+  items: T[],
+  input: Record<string, unknown>,
+  query: string,
+): { page: T[]; next: string | undefined } {
+  const max = input.MaxResults ?? 100;
+  if (typeof max !== "number" || !Number.isInteger(max))
+    throw new AwsError("SerializationException", "MaxResults must be an integer");
+  if (max < 1) throw invalid(max, "maxResults", "Member must have value greater than or equal to 1");
+  if (max > 100) throw invalid(max, "maxResults", "Member must have value less than or equal to 100");
+  const fingerprint = createHash("sha256").update(query).digest("base64url").slice(0, 16);
+  let offset = 0;
+  if (input.NextToken !== undefined && input.NextToken !== null) {
+    let decoded: { o?: unknown; q?: unknown } | undefined;
+    try {
+      decoded = JSON.parse(Buffer.from(String(input.NextToken), "base64url").toString("utf8"));
+    } catch {
+      decoded = undefined;
+    }
+    if (
+      !decoded ||
+      decoded.q !== fingerprint ||
+      typeof decoded.o !== "number" ||
+      !Number.isInteger(decoded.o) ||
+      decoded.o < 0
+    )
+      throw new AwsError("InvalidNextTokenException", "The NextToken value is invalid.");
+    offset = decoded.o;
+  }
+  const page = items.slice(offset, offset + max);
+  const more = offset + max < items.length;
+  const next = more
+    ? Buffer.from(JSON.stringify({ o: offset + max, q: fingerprint })).toString("base64url")
+    : undefined;
+  return { page, next };
+}
+
+/**
+ * Refuses a request with no SigV4 signature, as AWS's JSON services do (400): no `Authorization`
+ * header, or one that is not `AWS4-...`, is `MissingAuthenticationTokenException`; one without its
+ * `Credential`, `SignedHeaders` or `Signature`, or a request without `X-Amz-Date` (or `Date`), is
+ * `IncompleteSignatureException`. The signature itself is not checked (there are no real keys).
+ * Returns the header.
+ */
+function assertSigned(req: IncomingMessage): string {
+  const auth = req.headers.authorization?.trim();
+  if (!auth?.startsWith("AWS4-"))
+    throw new AwsError("MissingAuthenticationTokenException", "Request is missing Authentication Token");
+  const parts = new Set(
+    auth
+      .split(/[\s,]+/)
+      .slice(1)
+      .filter((part) => /^[^=]+=.+/.test(part))
+      .map((part) => part.split("=")[0]),
+  );
+  const missing = ["Credential", "Signature", "SignedHeaders"]
+    .filter((name) => !parts.has(name))
+    .map((name) => `Authorization header requires '${name}' parameter.`);
+  if (!req.headers["x-amz-date"] && !req.headers.date)
+    missing.push("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+  if (missing.length > 0)
+    // AWS also echoes the header back; left out here, so no signature lands in a log.
+    throw new AwsError("IncompleteSignatureException", missing.join(" "));
+  return auth;
+}
+
 /**
  * Starts the endpoint on loopback.
  *
@@ -175,13 +354,26 @@ function assertLoopbackHost(req: IncomingMessage, { address, port }: AddressInfo
 export async function startLocalSecretsManager(options: LocalSecretsManagerOptions = {}): Promise<LocalSecretsManager> {
   const region = options.region ?? "us-east-1";
   const accountId = options.accountId ?? "000000000000";
+  const now = options.now ?? Date.now;
   const secrets = loadSecrets(options.persistPath);
   let calls: Record<string, number> = {};
   const persist = () => {
     if (options.persistPath) saveSecrets(options.persistPath, secrets);
   };
 
-  const find = (id: unknown): Secret => {
+  /** Drops the secrets whose recovery window has ended, as AWS does in the background. */
+  const purgeExpired = () => {
+    let purged = false;
+    for (const [name, s] of secrets) {
+      if (s.deletionDate !== undefined && s.deletionDate <= now()) {
+        secrets.delete(name);
+        purged = true;
+      }
+    }
+    if (purged) persist();
+  };
+
+  const lookUp = (id: unknown): Secret | undefined => {
     if (typeof id !== "string" || id === "") throw new AwsError("InvalidParameterException", "SecretId is required");
     const byName = secrets.get(id);
     if (byName) return byName;
@@ -189,7 +381,16 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
       // A full ARN, or a partial one without the random suffix.
       if (s.arn === id || s.arn.slice(0, -7) === id) return s;
     }
-    throw new AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+    return undefined;
+  };
+
+  /** The secret; one scheduled for deletion only where `scheduled` says the call works on it (DescribeSecret). */
+  const find = (id: unknown, scheduled: "refused" | "allowed" = "refused"): Secret => {
+    const s = lookUp(id);
+    if (!s) throw new AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+    if (s.deleted !== undefined && scheduled === "refused")
+      throw new AwsError("InvalidRequestException", markedForDeletion);
+    return s;
   };
 
   const versionWithStage = (s: Secret, stage: string) => [...s.versions.values()].find((v) => v.stages.has(stage));
@@ -205,22 +406,39 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
       from.stages.add("AWSPREVIOUS");
     }
     to.stages.add(stage);
-    // Versions with no stage left are dropped, as Secrets Manager eventually does.
-    for (const [id, v] of s.versions) if (v.stages.size === 0) s.versions.delete(id);
-    s.changed = Date.now();
+    s.changed = now();
   };
 
-  const describe = (s: Secret) => ({
+  /**
+   * A version that loses its last label stays (deprecated, readable by VersionId); past
+   * {@link maxSecretVersions} versions the oldest deprecated ones go.
+   */
+  const pruneVersions = (s: Secret) => {
+    const deprecated = [...s.versions.values()]
+      .filter((v) => v.stages.size === 0)
+      .sort((a, b) => a.created - b.created);
+    while (s.versions.size > maxSecretVersions && deprecated.length > 0)
+      s.versions.delete((deprecated.shift() as Version).id);
+  };
+
+  /** Versions with a staging label, as DescribeSecret and ListSecrets show them (deprecated ones are left out). */
+  const labeled = (s: Secret) =>
+    Object.fromEntries([...s.versions.values()].filter((v) => v.stages.size > 0).map((v) => [v.id, [...v.stages]]));
+
+  const summary = (s: Secret) => ({
     ARN: s.arn,
     Name: s.name,
     Description: s.description,
     CreatedDate: seconds(s.created),
     LastChangedDate: seconds(s.changed),
+    DeletedDate: s.deleted === undefined ? undefined : seconds(s.deleted),
     RotationEnabled: s.rotationEnabled,
     RotationLambdaARN: s.rotationLambdaArn,
     RotationRules: s.rotationRules,
-    VersionIdsToStages: Object.fromEntries([...s.versions.values()].map((v) => [v.id, [...v.stages]])),
+    Tags: s.tags.length > 0 ? s.tags : undefined,
   });
+  const describe = (s: Secret) => ({ ...summary(s), VersionIdsToStages: labeled(s) });
+  const listEntry = (s: Secret) => ({ ...summary(s), SecretVersionsToStages: labeled(s) });
 
   const putVersion = (s: Secret, value: unknown, token: unknown, stages: unknown) => {
     if (typeof value !== "string") throw new AwsError("InvalidParameterException", "SecretString is required");
@@ -231,7 +449,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
       // The empty version RotateSecret made: createSecret fills it in.
       existing.value = value;
       for (const stage of labels) moveStage(s, stage, existing);
-      s.changed = Date.now();
+      s.changed = now();
       return existing;
     }
     if (existing) {
@@ -242,9 +460,10 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
         );
       return existing;
     }
-    const version: Version = { id, value, stages: new Set(), created: Date.now() };
+    const version: Version = { id, value, stages: new Set(), created: now() };
     s.versions.set(id, version);
     for (const stage of labels) moveStage(s, stage, version);
+    pruneVersions(s);
     return version;
   };
 
@@ -276,19 +495,27 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     CreateSecret(input) {
       const name = input.Name;
       if (typeof name !== "string" || name === "") throw new AwsError("InvalidParameterException", "Name is required");
-      if (secrets.has(name)) throw new AwsError("ResourceExistsException", `The secret ${name} already exists.`);
-      const now = Date.now();
+      const existing = secrets.get(name);
+      if (existing?.deleted !== undefined)
+        throw new AwsError(
+          "InvalidRequestException",
+          "You can't create this secret because a secret with this name is already scheduled for deletion.",
+        );
+      if (existing) throw new AwsError("ResourceExistsException", `The secret ${name} already exists.`);
+      const tags = parseTags(input.Tags);
+      const created = now();
       const suffix = randomBytes(4).toString("base64url").slice(0, 6);
       const secret: Secret = {
         arn: `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${suffix}`,
         name,
         description: typeof input.Description === "string" ? input.Description : undefined,
-        created: now,
-        changed: now,
+        created,
+        changed: created,
         versions: new Map(),
         rotationEnabled: false,
         rotationLambdaArn: undefined,
         rotationRules: undefined,
+        tags,
       };
       secrets.set(name, secret);
       if (input.SecretString === undefined) return { ARN: secret.arn, Name: name };
@@ -325,10 +552,48 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
       return { ARN: s.arn, Name: s.name, VersionId: version.id, VersionStages: [...version.stages] };
     },
     DescribeSecret(input) {
-      return describe(find(input.SecretId));
+      return describe(find(input.SecretId, "allowed"));
     },
-    ListSecrets() {
-      return { SecretList: [...secrets.values()].map(describe) };
+    ListSecrets(input) {
+      const includeDeleted = input.IncludePlannedDeletion === true;
+      const filters = parseFilters(input.Filters);
+      const sortBy = input.SortBy ?? "created-date";
+      const sortOrder = input.SortOrder ?? "asc";
+      if (!["created-date", "last-changed-date", "last-accessed-date", "name"].includes(sortBy as string))
+        throw new AwsError(
+          "ValidationException",
+          `1 validation error detected: Value '${String(sortBy)}' at 'sortBy' failed to satisfy constraint: Member must satisfy enum value set: [created-date, last-accessed-date, last-changed-date, name]`,
+        );
+      if (sortOrder !== "asc" && sortOrder !== "desc")
+        throw new AwsError(
+          "ValidationException",
+          `1 validation error detected: Value '${String(sortOrder)}' at 'sortOrder' failed to satisfy constraint: Member must satisfy enum value set: [asc, desc]`,
+        );
+      const key = (s: Secret): string | number =>
+        sortBy === "name" ? s.name : sortBy === "last-changed-date" ? s.changed : s.created;
+      const listed = [...secrets.values()]
+        .filter((s) => (includeDeleted || s.deleted === undefined) && filters.every((f) => f(s)))
+        .sort((a, b) => {
+          const [x, y] = [key(a), key(b)];
+          const order = x < y ? -1 : x > y ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+          return sortOrder === "desc" ? -order : order;
+        });
+      const query = JSON.stringify([includeDeleted, input.Filters ?? null, sortBy, sortOrder]);
+      const { page, next } = paginate(listed, input, query);
+      return { SecretList: page.map(listEntry), NextToken: next };
+    },
+    ListSecretVersionIds(input) {
+      const s = find(input.SecretId);
+      const versions = [...s.versions.values()]
+        .filter((v) => input.IncludeDeprecated === true || v.stages.size > 0)
+        .sort((a, b) => b.created - a.created);
+      const { page, next } = paginate(versions, input, JSON.stringify([s.arn, input.IncludeDeprecated === true]));
+      return {
+        ARN: s.arn,
+        Name: s.name,
+        Versions: page.map((v) => ({ VersionId: v.id, VersionStages: [...v.stages], CreatedDate: seconds(v.created) })),
+        NextToken: next,
+      };
     },
     UpdateSecretVersionStage(input) {
       const s = find(input.SecretId);
@@ -344,11 +609,13 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
           "InvalidParameterException",
           `The staging label ${stage} is attached to version ${holder.id}; name it in RemoveFromVersionId`,
         );
-      if (moveTo) moveStage(s, stage, moveTo);
-      else if (removeFrom) {
+      if (moveTo) {
+        moveStage(s, stage, moveTo);
+        pruneVersions(s);
+      } else if (removeFrom) {
         if (stage === "AWSCURRENT") throw new AwsError("InvalidParameterException", "AWSCURRENT cannot be removed");
         s.versions.get(removeFrom)?.stages.delete(stage);
-        s.changed = Date.now();
+        s.changed = now();
       }
       return { ARN: s.arn, Name: s.name };
     },
@@ -362,7 +629,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
           "No Lambda rotation function ARN is associated with this secret: pass RotationLambdaARN.",
         );
       s.rotationEnabled = true;
-      s.changed = Date.now();
+      s.changed = now();
       // RotateImmediately=false only stores the schedule (as the Keys stack's rotation schedules do).
       if (input.RotateImmediately === false) return { ARN: s.arn, Name: s.name };
       const current = versionWithStage(s, "AWSCURRENT");
@@ -386,31 +653,79 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
           : randomUUID();
       if (s.versions.has(token))
         throw new AwsError("ResourceExistsException", `A version with ClientRequestToken ${token} already exists.`);
-      const version: Version = { id: token, value: undefined, stages: new Set(), created: Date.now() };
+      const version: Version = { id: token, value: undefined, stages: new Set(), created: now() };
       s.versions.set(token, version);
       moveStage(s, "AWSPENDING", version);
+      pruneVersions(s);
       startRotation(s, token);
       return { ARN: s.arn, Name: s.name, VersionId: token };
     },
     DeleteSecret(input) {
-      const s = find(input.SecretId);
-      secrets.delete(s.name);
-      return { ARN: s.arn, Name: s.name, DeletionDate: seconds(Date.now()) };
+      const force = input.ForceDeleteWithoutRecovery === true;
+      const recoveryDays = input.RecoveryWindowInDays;
+      if (force && recoveryDays !== undefined && recoveryDays !== null)
+        throw new AwsError(
+          "InvalidParameterException",
+          "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+        );
+      const days = recoveryDays ?? 30;
+      if (typeof days !== "number" || !Number.isInteger(days))
+        throw new AwsError(
+          "InvalidParameterException",
+          "The RecoveryWindowInDays value must be a whole number of days.",
+        );
+      if (days < 7)
+        throw new AwsError(
+          "InvalidParameterException",
+          "The RecoveryWindowInDays value must be greater than or equal to 7.",
+        );
+      if (days > 30)
+        throw new AwsError(
+          "InvalidParameterException",
+          "The RecoveryWindowInDays value must be less than or equal to 30.",
+        );
+      const s = lookUp(input.SecretId);
+      if (!s) {
+        // AWS: forcibly deleting a secret that does not exist (or no longer does) is no error.
+        if (!force) throw new AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+        const id = input.SecretId as string;
+        const arn = id.startsWith("arn:") ? id : `arn:aws:secretsmanager:${region}:${accountId}:secret:${id}`;
+        return { ARN: arn, Name: id.startsWith("arn:") ? undefined : id, DeletionDate: seconds(now()) };
+      }
+      if (force) {
+        // Also a secret already scheduled for deletion: AWS deletes it at once.
+        secrets.delete(s.name);
+        return { ARN: s.arn, Name: s.name, DeletionDate: seconds(now()) };
+      }
+      if (s.deleted !== undefined) throw new AwsError("InvalidRequestException", markedForDeletion);
+      s.deleted = now();
+      s.deletionDate = s.deleted + days * dayMs;
+      return { ARN: s.arn, Name: s.name, DeletionDate: seconds(s.deletionDate) };
+    },
+    RestoreSecret(input) {
+      const s = find(input.SecretId, "allowed");
+      // Restoring a secret that is not scheduled for deletion changes nothing, and is no error.
+      s.deleted = undefined;
+      s.deletionDate = undefined;
+      return { ARN: s.arn, Name: s.name };
     },
   };
 
   const secretNameOf = (input: Record<string, unknown>): string | undefined => {
     if (typeof input.Name === "string") return input.Name;
     try {
-      return find(input.SecretId).name;
+      return lookUp(input.SecretId)?.name ?? (input.SecretId as string);
     } catch {
-      return typeof input.SecretId === "string" ? input.SecretId : undefined;
+      return undefined;
     }
   };
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const text = JSON.stringify(body);
-    res.writeHead(status, { "content-type": "application/x-amz-json-1.1", ...headers }).end(text);
+    // Every answer, success or error, carries a request id, as AWS's do.
+    res
+      .writeHead(status, { "content-type": "application/x-amz-json-1.1", "x-amzn-RequestId": randomUUID(), ...headers })
+      .end(text);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -424,13 +739,17 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
       const run = actions[action];
       if (req.method !== "POST" || !run)
         throw new AwsError("UnknownOperationException", `Unsupported operation "${target}"`);
-      let input: Record<string, unknown>;
+      let body: unknown;
       try {
-        input = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>) : {};
+        body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : {};
       } catch {
         throw new AwsError("SerializationException", "Request body is not JSON");
       }
-      const auth = String(req.headers.authorization ?? "");
+      const auth = assertSigned(req);
+      // `null`, a list, a string: valid JSON, but no request structure.
+      if (typeof body !== "object" || body === null || Array.isArray(body))
+        throw new AwsError("SerializationException", "Start of structure or map found where not expected.");
+      const input = body as Record<string, unknown>;
       const accessKeyId = /Credential=([^/,\s]+)\//.exec(auth)?.[1];
       if (options.authorize && !options.authorize({ accessKeyId, action, secretName: secretNameOf(input) })) {
         throw new AwsError(
@@ -438,6 +757,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
           `User ${accessKeyId ?? "(anonymous)"} is not authorized to perform secretsmanager:${action}`,
         );
       }
+      purgeExpired();
       const output = run(input);
       if (mutating.has(action)) persist();
       send(res, 200, output);

@@ -1,5 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
 import { type LocalSecretsManager, startLocalSecretsManager } from "@flxbl-lambda/aws-local";
 import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
 import type { APIGatewayProxyEventV2, Context, ScheduledEvent } from "aws-lambda";
@@ -283,6 +288,27 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
     expect(res.body).not.toContain(secretId);
     expect(output.join("")).toContain("SecretNotFoundError");
     expect(output.join("")).toContain(secretId);
+  });
+
+  it("answers 500, not 503, while the function's secret is scheduled for deletion, and logs how to restore it", async () => {
+    let clock = 1_000_000;
+    const { handler, secretId } = await makeHandler(
+      ["entity:Order:read"],
+      async (_e, ctx) => ctx.flxbl.entity<Order>("Order").get(orderId),
+      { now: () => clock },
+    );
+    await admin.send(new DeleteSecretCommand({ SecretId: secretId, RecoveryWindowInDays: 7 }));
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      statuses.push(((await handler(httpEvent({}), lambdaContext())) as { statusCode: number }).statusCode);
+      clock += 10_000;
+    }
+
+    // Not a 503 with Retry-After: the sender would retry for as long as nobody restores the secret.
+    expect(statuses).toEqual([500, 500, 500]);
+    expect(output.join("")).toContain("SecretDeletedError");
+    expect(output.join("")).toContain(`aws secretsmanager restore-secret --secret-id ${secretId}`);
   });
 
   it("picks up a rotated key with no failed invocation when the old key is revoked", async () => {

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
   SecretsManagerClient,
@@ -156,4 +158,54 @@ describe("npm run keys -- provision --local, with a webhook's short signing secr
       "flxbl-lambda/local/inventory-webhook",
     ]);
   });
+});
+
+describe("npm run keys --local, with a function's secret scheduled for deletion", () => {
+  let dataDir: string;
+  let flxbl: Emulator;
+  let sm: LocalSecretsManager;
+  let secrets: SecretsManagerClient;
+  const local = (command: string) => runKeys([command, "--local"], isolatedEnv({ LOCAL_DATA_DIR: dataDir }));
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "flxbl-keys-cli-"));
+    [flxbl, sm] = await Promise.all([startEmulator({ schema }), startLocalSecretsManager()]);
+    secrets = client(sm);
+    const info: RuntimeInfo = {
+      gatewayUrl: "http://127.0.0.1:9",
+      flxbl: { url: flxbl.url, adminKey: flxbl.adminKey },
+      secretsManagerUrl: sm.url,
+      functions: {},
+    };
+    writeFileSync(join(dataDir, "runtime.json"), JSON.stringify(info), { mode: 0o600 });
+  });
+  afterAll(async () => {
+    secrets?.destroy();
+    await Promise.all([flxbl?.close(), sm?.close()]);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("status names it and exits non-zero; provision restores it and keeps its working key", async () => {
+    const provisioned = await local("provision");
+    expect(provisioned.code, printed(provisioned)).toBe(0);
+    await secrets.send(
+      new DeleteSecretCommand({ SecretId: "flxbl-lambda/local/inventory-webhook", RecoveryWindowInDays: 7 }),
+    );
+
+    const status = await local("status");
+    const again = await local("provision");
+
+    expect(status.code, printed(status)).not.toBe(0);
+    expect(status.stdout, printed(status)).toMatch(
+      /^inventory-webhook +no +- +- +scheduled for deletion: restore it, then provision$/m,
+    );
+    expect(again.code, printed(again)).toBe(0);
+    expect(again.stdout, printed(again)).toMatch(
+      /^inventory-webhook +kept +restored from scheduled deletion; working key with the manifest's scopes$/m,
+    );
+    const described = await secrets.send(
+      new DescribeSecretCommand({ SecretId: "flxbl-lambda/local/inventory-webhook" }),
+    );
+    expect(described.DeletedDate).toBeUndefined();
+  }, 60_000);
 });

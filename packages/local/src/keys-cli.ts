@@ -11,7 +11,7 @@ import {
   startRotation,
 } from "@flxbl-lambda/core";
 import { appName, manifest } from "@flxbl-lambda/functions";
-import { provisionKeys, readSecret } from "@flxbl-lambda/provisioning";
+import { isScheduledForDeletion, provisionKeys, readSecret } from "@flxbl-lambda/provisioning";
 import { CliError, explainFailure, isUnreachable, runCli } from "./cli-kit.js";
 import { gateway, readRuntimeInfo } from "./runtime-info.js";
 
@@ -141,6 +141,10 @@ async function main(args: string[]) {
         throw new Error(
           `${fn}: no secret ${name}: ${values.local ? "restart npm start, which creates and provisions it" : `deploy the stage first (npx sst deploy --stage ${stage})`}`,
         );
+      if (isScheduledForDeletion(err))
+        throw new Error(
+          `${fn}: secret ${name} is scheduled for deletion: ${values.local ? "restart npm start, which restores and provisions it" : `restore it (aws secretsmanager restore-secret --secret-id ${name}) and run npm run keys -- provision --stage ${stage}`}`,
+        );
       throw new Error(`${fn}: RotateSecret ${name} failed: ${message.replace(/\.?$/, ".")} See ${logs}.`, {
         cause: err,
       });
@@ -159,7 +163,15 @@ async function main(args: string[]) {
   const admin = new FlxblAdmin({ baseUrl: flxbl.url, adminKey: flxbl.adminKey });
 
   if (command === "provision") {
-    const results = await provisionKeys({ manifest, flxbl, secrets, secretName, keyPrefix: `${appName}/${stage}` });
+    const results = await provisionKeys({
+      manifest,
+      flxbl,
+      secrets,
+      secretName,
+      keyPrefix: `${appName}/${stage}`,
+      // npm start's secrets come back (as npm start does); an AWS stage's are refused, with the fix.
+      scheduledForDeletion: values.local ? "restore" : "refuse",
+    });
     for (const r of results) console.log(`${r.function.padEnd(22)} ${r.action.padEnd(8)} ${r.reason}`);
     return;
   }
@@ -168,7 +180,17 @@ async function main(args: string[]) {
     let healthy = true;
     console.log(`${"function".padEnd(22)} ${"secret".padEnd(7)} ${"key".padEnd(5)} ${"works".padEnd(6)} scopes`);
     for (const spec of manifest) {
-      const stored = await readSecret(secrets, secretName(spec.name));
+      const stored = await readSecret(secrets, secretName(spec.name)).catch((err: unknown) => {
+        if (!isScheduledForDeletion(err)) throw err;
+        return "scheduled for deletion" as const;
+      });
+      if (stored === "scheduled for deletion") {
+        healthy = false;
+        console.log(
+          `${spec.name.padEnd(22)} ${"no".padEnd(7)} ${"-".padEnd(5)} ${"-".padEnd(6)} scheduled for deletion: restore it, then provision`,
+        );
+        continue;
+      }
       const hasKey = Boolean(stored?.apiKey);
       const works = hasKey && stored ? await admin.keyWorks(stored.apiKey, spec.scopes) : false;
       // The listed key counts only if it is the one the secret holds (its prefix, when FLXBL shows it).

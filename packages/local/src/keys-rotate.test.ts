@@ -74,8 +74,8 @@ describe("npm run keys -- rotate --local, against a running local runtime", () =
     return outcome.kind === "result" && (outcome.result as { failed?: number }).failed === 0;
   };
 
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "flxbl-keys-rotate-"));
+  /** npm start on `dataDir` (again, after a restart: its secrets file is kept). */
+  const start = async () => {
     runtime = await startRuntime({
       manifest,
       port: 0,
@@ -87,12 +87,18 @@ describe("npm run keys -- rotate --local, against a running local runtime", () =
       log: (line) => lines.push(line),
       functionLog: (fn, line) => lines.push(`${fn} | ${line}`),
     });
+    secrets?.destroy();
     secrets = new SecretsManagerClient({
       endpoint: runtime.info.secretsManagerUrl,
       region: "us-east-1",
       credentials: { accessKeyId: "local", secretAccessKey: "local" },
     });
     admin = new FlxblAdmin({ baseUrl: runtime.info.flxbl.url, adminKey: runtime.info.flxbl.adminKey });
+  };
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "flxbl-keys-rotate-"));
+    await start();
   }, 60_000);
   afterAll(async () => {
     secrets?.destroy();
@@ -171,8 +177,29 @@ describe("npm run keys -- rotate --local, against a running local runtime", () =
     );
   }, 30_000);
 
+  it("exits non-zero naming the fix when the function's secret is scheduled for deletion", async () => {
+    await secrets.send(new DeleteSecretCommand({ SecretId: secretName("inventory-webhook"), RecoveryWindowInDays: 7 }));
+
+    const run = await rotate("inventory-webhook");
+
+    expect(run.code, printed(run)).not.toBe(0);
+    expect(run.stderr, printed(run)).toContain(
+      "inventory-webhook: secret flxbl-lambda/local/inventory-webhook is scheduled for deletion: restart npm start, which restores and provisions it",
+    );
+
+    // As it says: npm start again, on the same data folder, restores it (and the admin secret) and the webhook answers.
+    await secrets.send(new DeleteSecretCommand({ SecretId: "flxbl-lambda/local/admin", RecoveryWindowInDays: 7 }));
+    await runtime.close();
+    await start();
+
+    expect(await deliverInventory(), logTail()).toBe(200);
+    expect((await read("inventory-webhook")).apiKey).toBeTruthy();
+  }, 60_000);
+
   it("exits non-zero naming the fix when the function has no secret", async () => {
-    await secrets.send(new DeleteSecretCommand({ SecretId: secretName("payments-webhook") }));
+    await secrets.send(
+      new DeleteSecretCommand({ SecretId: secretName("payments-webhook"), ForceDeleteWithoutRecovery: true }),
+    );
 
     const run = await rotate("payments-webhook");
 

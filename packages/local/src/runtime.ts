@@ -9,6 +9,7 @@ import {
   CreateSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
+  RestoreSecretCommand,
   RotateSecretCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
@@ -36,7 +37,7 @@ import {
 } from "@flxbl-lambda/core";
 import { type Emulator, type SeedData, startEmulator } from "@flxbl-lambda/emulator";
 import { appName, rotationFunction } from "@flxbl-lambda/functions";
-import { type ProvisionResult, provisionKeys } from "@flxbl-lambda/provisioning";
+import { isScheduledForDeletion, type ProvisionResult, provisionKeys } from "@flxbl-lambda/provisioning";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { isUnreachable } from "./cli-kit.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
@@ -201,6 +202,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       secrets: secretsClient,
       secretName,
       keyPrefix: `${appName}/${stage}`,
+      // These secrets are npm start's own: one a developer deleted comes back working.
+      scheduledForDeletion: "restore",
     }).catch((err: unknown) => {
       if (!options.flxbl || !isUnreachable(err)) throw err;
       throw new Error(
@@ -418,7 +421,9 @@ async function writeAdminSecret(client: SecretsManagerClient, name: string, admi
   try {
     await client.send(new CreateSecretCommand({ Name: name, SecretString }));
   } catch (err) {
-    if ((err as Error).name !== "ResourceExistsException") throw err;
+    // Scheduled for deletion (someone deleted it): restored, as npm start restores function secrets.
+    if (isScheduledForDeletion(err)) await client.send(new RestoreSecretCommand({ SecretId: name }));
+    else if ((err as Error).name !== "ResourceExistsException") throw err;
     const current = await client.send(new GetSecretValueCommand({ SecretId: name }));
     if (current.SecretString !== SecretString)
       await client.send(new PutSecretValueCommand({ SecretId: name, SecretString }));

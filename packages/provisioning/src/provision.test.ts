@@ -1,5 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
 import { type LocalSecretsManager, startLocalSecretsManager } from "@flxbl-lambda/aws-local";
 import { FlxblAdmin, type FunctionSpec } from "@flxbl-lambda/core";
 import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
@@ -9,6 +15,7 @@ import {
   type ProvisionedSecret,
   type ProvisionResult,
   provisionKeys,
+  SecretScheduledForDeletionError,
   SigningSecretRefusedError,
 } from "./provision.js";
 import { manifest, schema } from "./test-fixtures/shop.js";
@@ -376,6 +383,69 @@ describe("provisionKeys, against the emulator and the local Secrets Manager endp
 
       expect(byFunction(results, "expire-stale-orders")).toMatchObject({ action: "replaced" });
       expect((await readSecret("expire-stale-orders")).apiKey).not.toBe(payments.apiKey);
+    });
+  });
+
+  describe("a function's secret scheduled for deletion (DeleteSecret within its recovery window)", () => {
+    const scheduleDeletion = async (fn: string) => {
+      await secrets.send(new DeleteSecretCommand({ SecretId: secretName(fn), RecoveryWindowInDays: 7 }));
+      return (await secrets.send(new DescribeSecretCommand({ SecretId: secretName(fn) }))).DeletedDate as Date;
+    };
+
+    it("is refused by default, naming each such secret, when it was deleted and how to restore it, changing nothing", async () => {
+      await provision();
+      const paymentsDeleted = await scheduleDeletion("payments-webhook");
+      const alertsDeleted = await scheduleDeletion("low-stock-alerts");
+      // A key provisioning would replace, were it not refused.
+      await revokeKey((await readSecret("inventory-webhook")).keyId ?? "");
+      const keysBefore = (await listKeys()).map((k) => k.id).sort();
+      const inventoryVersion = await secretVersion("inventory-webhook");
+
+      const err = await provision().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+
+      expect(err).toBeInstanceOf(SecretScheduledForDeletionError);
+      const refusal = err as SecretScheduledForDeletionError;
+      expect(refusal.secrets.map((s) => [s.function, s.secretName, s.deletedDate?.getTime()])).toEqual([
+        ["payments-webhook", secretName("payments-webhook"), paymentsDeleted.getTime()],
+        ["low-stock-alerts", secretName("low-stock-alerts"), alertsDeleted.getTime()],
+      ]);
+      expect(refusal.message).toContain(
+        `payments-webhook: secret ${secretName("payments-webhook")} was scheduled for deletion on ${paymentsDeleted.toISOString()}`,
+      );
+      expect(refusal.message).toContain(
+        `aws secretsmanager restore-secret --secret-id ${secretName("low-stock-alerts")}`,
+      );
+      expect(refusal.message).toContain(
+        `aws secretsmanager delete-secret --secret-id ${secretName("payments-webhook")} --force-delete-without-recovery`,
+      );
+      expect(await secretVersion("inventory-webhook")).toBe(inventoryVersion);
+      expect((await listKeys()).map((k) => k.id).sort()).toEqual(keysBefore);
+    });
+
+    it("is restored and provisioned as usual when asked to (npm start): a working key is kept", async () => {
+      const first = await provision();
+      const before = await readSecret("payments-webhook");
+      await scheduleDeletion("payments-webhook");
+
+      const results = await provisionKeys({
+        manifest,
+        flxbl: { url: flxbl.url, adminKey: flxbl.adminKey },
+        secrets,
+        secretName,
+        keyPrefix: "flxbl-lambda/test",
+        scheduledForDeletion: "restore",
+      });
+
+      const payments = byFunction(results, "payments-webhook");
+      expect([payments.action, payments.keyId]).toEqual(["kept", byFunction(first, "payments-webhook").keyId]);
+      expect(payments.reason).toBe("restored from scheduled deletion; working key with the manifest's scopes");
+      expect(
+        (await secrets.send(new DescribeSecretCommand({ SecretId: secretName("payments-webhook") }))).DeletedDate,
+      ).toBe(undefined);
+      expect((await readSecret("payments-webhook")).apiKey === before.apiKey).toBe(true);
     });
   });
 

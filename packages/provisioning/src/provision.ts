@@ -1,7 +1,9 @@
 import {
   CreateSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
+  RestoreSecretCommand,
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import {
@@ -38,7 +40,65 @@ export interface ProvisionOptions {
   keyPrefix: string;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * What to do with a function's secret that is scheduled for deletion (DeleteSecret, within its
+   * recovery window; it can be neither read nor written, nor created anew, until then):
+   * `"refuse"` changes nothing and throws {@link SecretScheduledForDeletionError} naming each one
+   * and how to restore it; `"restore"` restores it (`RestoreSecret`) and provisions it as usual
+   * (a key that no longer works is replaced). `npm start` restores: its secrets are its own, and a
+   * developer who deleted one wants a working function back. Against AWS, refuse: someone deleted
+   * it on purpose. @default "refuse"
+   */
+  scheduledForDeletion?: "refuse" | "restore";
 }
+
+/** A function's secret found scheduled for deletion. */
+export interface ScheduledSecret {
+  function: string;
+  secretName: string;
+  /** When DeleteSecret was called (DescribeSecret's `DeletedDate`), when Secrets Manager says. */
+  deletedDate: Date | undefined;
+}
+
+/**
+ * Provisioning found function secrets scheduled for deletion and changed nothing: such a secret
+ * can be neither read nor written until it is restored, nor created anew until its recovery window
+ * ends. The message names each, and the two ways on.
+ *
+ * @example
+ * ```ts
+ * const flxbl = { url: "https://api.flxbl.dev/api/v1", adminKey: process.env.FLXBL_ADMIN_KEY ?? "" };
+ * await provisionKeys({ manifest, flxbl, secrets, secretName: (fn) => `app/prod/${fn}`, keyPrefix: "app/prod" }).catch((err) => {
+ *   if (err instanceof SecretScheduledForDeletionError) console.error(err.secrets.map((s) => s.secretName).join("\n"));
+ *   throw err;
+ * });
+ * ```
+ */
+export class SecretScheduledForDeletionError extends Error {
+  override name = "SecretScheduledForDeletionError";
+  constructor(readonly secrets: readonly ScheduledSecret[]) {
+    super(
+      [
+        "Refusing to provision: function secrets are scheduled for deletion (nothing was changed)",
+        ...secrets.map(
+          (s) =>
+            `  ${s.function}: secret ${s.secretName} was scheduled for deletion${s.deletedDate ? ` on ${s.deletedDate.toISOString()}` : ""}`,
+        ),
+        "Fix, for each: restore it and provision again, which keeps its key if that still works (and its signing secrets):",
+        ...secrets.map((s) => `  aws secretsmanager restore-secret --secret-id ${s.secretName}`),
+        "or, to start that function afresh, delete it for good and provision again, which makes a new key and, for a webhook, a new signing secret to give its sender:",
+        ...secrets.map(
+          (s) => `  aws secretsmanager delete-secret --secret-id ${s.secretName} --force-delete-without-recovery`,
+        ),
+      ].join("\n"),
+    );
+  }
+}
+
+/** AWS's refusal of any read or write of a secret scheduled for deletion. */
+export const isScheduledForDeletion = (err: unknown): boolean =>
+  (err as Error)?.name === "InvalidRequestException" &&
+  /marked for deletion|scheduled for deletion/i.test((err as Error).message);
 
 /** What provisioning did for one function. */
 export interface ProvisionResult {
@@ -111,9 +171,24 @@ const sameScopes = (a: readonly string[], b: readonly string[]) =>
 export async function provisionKeys(options: ProvisionOptions): Promise<ProvisionResult[]> {
   const stored = new Map<string, ProvisionedSecret | undefined>();
   const refused: string[] = [];
+  const scheduled: ScheduledSecret[] = [];
+  const restored = new Set<string>();
   for (const spec of options.manifest) {
     const name = options.secretName(spec.name);
-    const current = await readSecret(options.secrets, name);
+    let current: ProvisionedSecret | undefined;
+    try {
+      current = await readSecret(options.secrets, name);
+    } catch (err) {
+      if (!isScheduledForDeletion(err)) throw err;
+      if (options.scheduledForDeletion !== "restore") {
+        const described = await options.secrets.send(new DescribeSecretCommand({ SecretId: name }));
+        scheduled.push({ function: spec.name, secretName: name, deletedDate: described.DeletedDate });
+        continue;
+      }
+      await options.secrets.send(new RestoreSecretCommand({ SecretId: name }));
+      restored.add(spec.name);
+      current = await readSecret(options.secrets, name);
+    }
     stored.set(spec.name, current);
     if (!isWebhook(spec)) continue;
     for (const [index, secret] of (current?.signingSecrets ?? []).entries()) {
@@ -122,7 +197,10 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
         refused.push(`${spec.name}: signingSecrets[${index}] in secret ${name} ${problem} (${spec.signature})`);
     }
   }
+  if (scheduled.length > 0) throw new SecretScheduledForDeletionError(scheduled);
   if (refused.length > 0) throw new SigningSecretRefusedError(refused);
+  const wasRestored = (fn: string, reason: string) =>
+    restored.has(fn) ? `restored from scheduled deletion; ${reason}` : reason;
 
   const admin = new FlxblAdmin({ baseUrl: options.flxbl.url, adminKey: options.flxbl.adminKey, fetch: options.fetch });
   const listed = await admin.listKeys();
@@ -152,7 +230,7 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
         function: spec.name,
         secretName: name,
         action: "kept",
-        reason: "working key with the manifest's scopes",
+        reason: wasRestored(spec.name, "working key with the manifest's scopes"),
         keyId: existing.id,
         signingSecrets,
       });
@@ -182,7 +260,7 @@ export async function provisionKeys(options: ProvisionOptions): Promise<Provisio
       function: spec.name,
       secretName: name,
       action: current ? "replaced" : "created",
-      reason,
+      reason: wasRestored(spec.name, reason),
       keyId: created.id,
       signingSecrets,
     });

@@ -2,6 +2,7 @@ import {
   CreateSecretCommand,
   DeleteSecretCommand,
   PutSecretValueCommand,
+  RestoreSecretCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import {
@@ -14,6 +15,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import {
   parseSecretValue,
   SecretAccessDeniedError,
+  SecretDeletedError,
   SecretEmptyKeyError,
   SecretLoader,
   SecretMalformedError,
@@ -194,6 +196,24 @@ describe("SecretLoader through the AWS SDK and a local Secrets Manager endpoint"
     expect(remembered).toBe(1);
   });
 
+  it('maps a secret scheduled for deletion (AWS: InvalidRequestException, "marked for deletion") to SecretDeletedError saying how to restore it, and reads it again once restored', async () => {
+    const secretName = name();
+    await create(secretName, fakeKey);
+    await admin.send(new DeleteSecretCommand({ SecretId: secretName }));
+    let now = 1_000_000;
+    const loader = new SecretLoader({ secretId: secretName, client: clientFor(), now: () => now });
+
+    const error = await loader.get().catch((err: unknown) => err);
+    await admin.send(new RestoreSecretCommand({ SecretId: secretName }));
+    now += 1_100;
+
+    expect(error).toBeInstanceOf(SecretDeletedError);
+    expect((error as Error).message).toBe(
+      `Secret ${secretName} is scheduled for deletion; restore it (aws secretsmanager restore-secret --secret-id ${secretName}) or provision it again`,
+    );
+    expect((await loader.get()).apiKey).toBe(fakeKey);
+  });
+
   it("maps a refused read to SecretAccessDeniedError naming the secret", async () => {
     const secretName = name();
     await create(secretName, fakeKey);
@@ -354,11 +374,14 @@ describe("SecretLoader through the AWS SDK and a local Secrets Manager endpoint"
 
     it.each([
       ["the secret is deleted", "ResourceNotFoundException", SecretNotFoundError],
+      ["the secret is scheduled for deletion", "InvalidRequestException", SecretDeletedError],
       ["access is denied", "AccessDeniedException", SecretAccessDeniedError],
     ] as const)("does not serve the old value when %s: that is no outage", async (_, __, errorClass) => {
       const { loader, clock, secretName } = await warm();
       if (errorClass === SecretNotFoundError)
         await admin.send(new DeleteSecretCommand({ SecretId: secretName, ForceDeleteWithoutRecovery: true }));
+      else if (errorClass === SecretDeletedError)
+        await admin.send(new DeleteSecretCommand({ SecretId: secretName, RecoveryWindowInDays: 7 }));
       else denied.add(secretName);
       clock.now += 1_500;
 

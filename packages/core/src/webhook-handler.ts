@@ -16,7 +16,7 @@ import type { SignatureSchemeName } from "./webhooks/scheme.js";
  *
  * @example
  * ```ts
- * import { z } from "zod/mini";
+ * import * as z from "zod/mini";
  *
  * const events = {
  *   push: z.looseObject({ ref: z.string(), repository: z.looseObject({ full_name: z.string() }) }),
@@ -32,7 +32,7 @@ export type WebhookEvents = Record<string, StandardSchemaV1>;
  *
  * @example
  * ```ts
- * import { z } from "zod/mini";
+ * import * as z from "zod/mini";
  *
  * const pushSchema = z.looseObject({ ref: z.string() });
  * function describe(webhook: TypedWebhook<{ push: typeof pushSchema }>) {
@@ -96,7 +96,7 @@ const json = { "content-type": "application/json" };
  *
  * @example
  * ```ts
- * import { z } from "zod/mini";
+ * import * as z from "zod/mini";
  *
  * const pushSchema = z.looseObject({ ref: z.string() });
  * export const handler = webhookHandler(

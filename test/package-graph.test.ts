@@ -10,7 +10,12 @@ const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 interface Workspace {
   name: string;
   dir: string;
-  manifest: { name?: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+  manifest: {
+    name?: string;
+    exports?: string | Record<string, unknown>;
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
 }
 
 /** Why `from` depends on `to`: a package.json field, or a file and what it imports. */
@@ -19,6 +24,8 @@ interface Edge {
   to: string;
   kind: "package.json" | "import";
   why: string;
+  /** For an import of a workspace by name: the subpath it names (`.` for the package itself, `./jobs`). */
+  subpath?: string;
 }
 
 function readJson<T>(path: string): T {
@@ -128,6 +135,7 @@ function packageGraph(root: string): { workspaces: Workspace[]; edges: Edge[]; o
       const shown = relative(root, file).split(sep).join("/");
       for (const specifier of importsOf(file, readFileSync(file, "utf8"))) {
         let to: string | undefined;
+        let subpath: string | undefined;
         if (specifier.startsWith(".")) {
           const target = resolve(dirname(file), specifier);
           if (inside(folder, target)) continue;
@@ -140,9 +148,10 @@ function packageGraph(root: string): { workspaces: Workspace[]; edges: Edge[]; o
           const name = specifier.startsWith("@") ? specifier.split("/").slice(0, 2).join("/") : specifier.split("/")[0];
           if (name === undefined || !byName.has(name)) continue;
           to = name;
+          subpath = `.${specifier.slice(name.length)}`;
         }
         if (to !== workspace.name)
-          edges.push({ from: workspace.name, to, kind: "import", why: `${shown} imports ${specifier}` });
+          edges.push({ from: workspace.name, to, kind: "import", why: `${shown} imports ${specifier}`, subpath });
       }
     }
   }
@@ -262,6 +271,23 @@ describe("the workspace packages", () => {
 
     // Assess
     expect(undeclared.map((e) => `${e.from} -> ${e.to}: ${e.why}`)).toEqual([]);
+  });
+
+  it("import by name only what the imported package exports (its package.json `exports`)", () => {
+    // Prepare
+    const { workspaces, edges } = packageGraph(repoRoot);
+    const exported = (name: string, subpath: string) => {
+      const { exports } = (workspaces.find((w) => w.name === name) as Workspace).manifest;
+      if (exports === undefined) return true;
+      if (typeof exports === "string") return subpath === ".";
+      return subpath in exports;
+    };
+
+    // Act
+    const unexported = edges.filter((e) => e.subpath !== undefined && !exported(e.to, e.subpath));
+
+    // Assess
+    expect(unexported.map((e) => `${e.from} -> ${e.to}: ${e.why}`)).toEqual([]);
   });
 
   it("import nothing outside the workspaces by relative path", () => {

@@ -4,7 +4,7 @@
  * the function's secret), doing the one call the baselines make: GET an Order by id, which is
  * the payments webhook's read.
  */
-import { flxblHandler, readFunctionEnv } from "@flxbl-lambda/core";
+import { flxblHandler, readFunctionEnv } from "@flxbl-lambda/core/lambda";
 import type { Order } from "@flxbl-lambda/functions";
 import type { GetOrderEvent, GetOrderResult } from "../baselines/naive.js";
 import { getOrderSpec } from "./spec.js";

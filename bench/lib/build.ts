@@ -5,9 +5,17 @@ import { gzipSync } from "node:zlib";
 import { type BuildOptions, build } from "esbuild";
 
 /**
+ * Where a function's AWS SDK comes from: `bundled` (this app's choice, as `sst.config.ts`
+ * deploys: tree-shaken, the version in package-lock.json) or `external` (`@aws-sdk/*` left to
+ * the copy the Lambda runtime ships; here, node_modules). `BENCH_AWS_SDK=external npm run bench`
+ * measures the other way; the README's "bundling" paragraph has both.
+ */
+export const awsSdk: "bundled" | "external" = process.env.BENCH_AWS_SDK === "external" ? "external" : "bundled";
+
+/**
  * esbuild options as SST v2 builds a Node function with this app's defaults
  * (`nodejs: { format: "esm", minify: true, sourcemap: true }`): see `sst/runtime/handlers/node.js`.
- * Everything is bundled, the AWS SDK included (Lambda's own copy is not used for ESM).
+ * Everything is bundled, the AWS SDK included, unless `BENCH_AWS_SDK=external` ({@link awsSdk}).
  */
 export const sstEsmOptions: BuildOptions = {
   platform: "node",
@@ -18,7 +26,7 @@ export const sstEsmOptions: BuildOptions = {
   format: "esm",
   target: "esnext",
   mainFields: ["module", "main"],
-  external: ["sharp", "pg-native"],
+  external: ["sharp", "pg-native", ...(awsSdk === "external" ? ["@aws-sdk/*"] : [])],
   banner: {
     js: [
       `import { createRequire as topLevelCreateRequire } from 'module';`,

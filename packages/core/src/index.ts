@@ -1,18 +1,10 @@
-export * from "./aws.js";
-export * from "./contract.js";
-export * from "./env.js";
-export * from "./flxbl/index.js";
+/**
+ * `@flxbl-lambda/core`: everything, for tools and tests. A function imports the subpaths it uses
+ * (`/lambda`, `/webhooks`, `/jobs`, `/state`, `/keys`), so its bundle carries nothing else.
+ */
+export * from "./base.js";
 export * from "./jobs/index.js";
 export * from "./keys/index.js";
-export * from "./lambda.js";
-export * from "./log/logger.js";
-export * from "./log/redact.js";
-export * from "./log/sanitize-error.js";
-export * from "./manifest.js";
-export * from "./middleware/index.js";
-export * from "./schedule.js";
-export * from "./state/errors.js";
-export * from "./state/lock.js";
+export * from "./state/index.js";
 export * from "./testing/index.js";
-export * from "./webhook-handler.js";
-export * from "./webhooks/index.js";
+export * from "./webhooks-entry.js";

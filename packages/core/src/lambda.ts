@@ -1,7 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import middy, { type MiddyfiedHandler } from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { FunctionEnv } from "./env.js";
@@ -11,7 +10,7 @@ import { createLogger } from "./log/logger.js";
 import { type FlxblContext, flxbl } from "./middleware/flxbl.js";
 import { httpErrors } from "./middleware/http-errors.js";
 import { sanitizeErrors } from "./middleware/sanitize-errors.js";
-import { KeyedLock } from "./state/lock.js";
+import type { KeyedLock } from "./state/lock.js";
 
 /**
  * middy's early timeout in {@link flxblHandler}: the time kept to answer before Lambda's deadline.
@@ -41,7 +40,8 @@ export interface HandlerContext extends FlxblContext {
   /**
    * A per-record lease lock on the state table, limited to the lock namespaces the manifest entry
    * declares (`locks: ["order"]` allows keys `order#<id>`); run FLXBL calls under it with
-   * `hold.callOptions`. Refuses every key when the entry declares none.
+   * `hold.callOptions`. Refuses every key when the entry declares none, and in a plain
+   * {@link flxblHandler} not given one (its `lock` option).
    */
   lock: KeyedLock;
 }
@@ -71,6 +71,12 @@ export interface FlxblHandlerOptions {
    */
   secrets?: SecretLoader;
   client?: Pick<FlxblClientOptions, "retry" | "safetyMarginMs" | "attemptTimeoutMs" | "fetch" | "random">;
+  /**
+   * The lock on `context.lock`: `functionLock(options)` from `@flxbl-lambda/core/state`.
+   * `webhookHandler` and `jobHandler` pass it; a function that locks nothing leaves it out and
+   * carries no DynamoDB client. @default a lock that refuses every key
+   */
+  lock?: KeyedLock;
   /**
    * DynamoDB client for the state table: the lock, and what builds on this stack (idempotency
    * records, a job's checkpoint). @default the container's shared client
@@ -102,7 +108,7 @@ export function flxblHandler<TEvent, TResult>(
 ): MiddyfiedHandler<TEvent, TResult, Error, Context> {
   const logger = options.logger ?? createLogger({ serviceName: options.spec.name });
   const timeoutEarly = options.timeoutEarlyInMillis ?? defaultTimeoutEarlyMs;
-  const lock = lockFor(options);
+  const lock = options.lock ?? noLock(options.spec.name);
   return middy<TEvent, TResult, Error, Context>(
     async (event: TEvent, context: Context, { signal }: { signal: AbortSignal }) => {
       const ctx = context as HandlerContext;
@@ -129,19 +135,11 @@ export function flxblHandler<TEvent, TResult>(
     );
 }
 
-/** The function's lock: its declared namespaces on the state table (none declared: every key refused). */
-function lockFor(options: FlxblHandlerOptions): KeyedLock {
-  const tableName = options.env.STATE_TABLE_NAME;
-  const namespaces = options.spec.locks ?? [];
-  if (tableName)
-    return new KeyedLock({
-      tableName,
-      namespaces,
-      client: options.dynamodb && DynamoDBDocumentClient.from(options.dynamodb),
-    });
+/** The lock of a handler given none: every key refused. */
+function noLock(name: string): KeyedLock {
   return {
     run: async () => {
-      throw new Error(`${options.spec.name} has no state table (STATE_TABLE_NAME) to lock on`);
+      throw new Error(`${name} has no lock: pass \`lock: functionLock(options)\` to flxblHandler`);
     },
   } as unknown as KeyedLock;
 }

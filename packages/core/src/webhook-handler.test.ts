@@ -10,7 +10,7 @@ import {
 } from "@flxbl-lambda/aws-local";
 import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 import { appSchema } from "../../emulator/src/test-helpers.js";
 import { SecretLoader } from "./keys/secret-loader.js";
 import type { WebhookSpec } from "./manifest.js";

@@ -7,6 +7,7 @@ import { createLogger } from "./log/logger.js";
 import { ClientError } from "./middleware/errors.js";
 import { webhookIdempotency } from "./middleware/idempotency.js";
 import { type VerifiedWebhook, webhook } from "./middleware/webhook.js";
+import { functionLock } from "./state/function-lock.js";
 import type { SignatureSchemeName } from "./webhooks/scheme.js";
 
 /**
@@ -15,7 +16,7 @@ import type { SignatureSchemeName } from "./webhooks/scheme.js";
  *
  * @example
  * ```ts
- * import { z } from "zod/mini";
+ * import * as z from "zod/mini";
  *
  * const events = {
  *   push: z.looseObject({ ref: z.string(), repository: z.looseObject({ full_name: z.string() }) }),
@@ -31,7 +32,7 @@ export type WebhookEvents = Record<string, StandardSchemaV1>;
  *
  * @example
  * ```ts
- * import { z } from "zod/mini";
+ * import * as z from "zod/mini";
  *
  * const pushSchema = z.looseObject({ ref: z.string() });
  * function describe(webhook: TypedWebhook<{ push: typeof pushSchema }>) {
@@ -95,7 +96,7 @@ const json = { "content-type": "application/json" };
  *
  * @example
  * ```ts
- * import { z } from "zod/mini";
+ * import * as z from "zod/mini";
  *
  * const pushSchema = z.looseObject({ ref: z.string() });
  * export const handler = webhookHandler(
@@ -124,32 +125,35 @@ export function webhookHandler<TResult>(
   const logger = options.logger ?? createLogger({ serviceName: options.spec.name });
   const secrets = options.secrets ?? functionSecretLoader(options.env, logger);
   const { events } = options;
-  return flxblHandler<APIGatewayProxyEventV2, TResult>({ ...options, logger, secrets }, async (event, context) => {
-    const ctx = context as WebhookHandlerContext<VerifiedWebhook>;
-    if (events) {
-      const { id, type, payload } = ctx.webhook;
-      // Its own keys only: a type named `constructor` or `__proto__` is just another unlisted type.
-      const schema = Object.hasOwn(events, type) ? events[type] : undefined;
-      if (!schema) {
-        logger.info("webhook event ignored", { eventId: id, type });
-        return {
-          statusCode: 200,
-          headers: json,
-          body: JSON.stringify({ eventId: id, status: "ignored", reason: `event type ${type} is not handled` }),
-        } as TResult;
+  return flxblHandler<APIGatewayProxyEventV2, TResult>(
+    { ...options, logger, secrets, lock: options.lock ?? functionLock(options) },
+    async (event, context) => {
+      const ctx = context as WebhookHandlerContext<VerifiedWebhook>;
+      if (events) {
+        const { id, type, payload } = ctx.webhook;
+        // Its own keys only: a type named `constructor` or `__proto__` is just another unlisted type.
+        const schema = Object.hasOwn(events, type) ? events[type] : undefined;
+        if (!schema) {
+          logger.info("webhook event ignored", { eventId: id, type });
+          return {
+            statusCode: 200,
+            headers: json,
+            body: JSON.stringify({ eventId: id, status: "ignored", reason: `event type ${type} is not handled` }),
+          } as TResult;
+        }
+        const result = await schema["~standard"].validate(payload);
+        if (result.issues) {
+          const problems = result.issues.map(
+            (i) =>
+              `${(i.path ?? []).map((p) => (typeof p === "object" ? String(p.key) : String(p))).join(".") || "(root)"}: ${i.message}`,
+          );
+          throw new ClientError(400, `${type} event is invalid`, { problems });
+        }
+        ctx.webhook = { id, type, payload: result.value as Record<string, unknown> };
       }
-      const result = await schema["~standard"].validate(payload);
-      if (result.issues) {
-        const problems = result.issues.map(
-          (i) =>
-            `${(i.path ?? []).map((p) => (typeof p === "object" ? String(p.key) : String(p))).join(".") || "(root)"}: ${i.message}`,
-        );
-        throw new ClientError(400, `${type} event is invalid`, { problems });
-      }
-      ctx.webhook = { id, type, payload: result.value as Record<string, unknown> };
-    }
-    return handler(event, ctx as WebhookHandlerContext<never>);
-  })
+      return handler(event, ctx as WebhookHandlerContext<never>);
+    },
+  )
     .use(
       webhook({
         scheme: options.spec.signature,

@@ -1,5 +1,5 @@
-import { ClientError } from "@flxbl-lambda/core";
-import { z } from "zod/mini";
+import { ClientError } from "@flxbl-lambda/core/lambda";
+import * as z from "zod/mini";
 
 /**
  * The webhook payloads this app accepts: a public contract, documented in this package's README.

@@ -1,4 +1,4 @@
-import { defineManifest, type JobSpec, type WebhookSpec } from "@flxbl-lambda/core";
+import { defineManifest, type JobSpec, type WebhookSpec } from "@flxbl-lambda/core/lambda";
 
 /** The SST app's name: stacks, secrets (`<app>/<stage>/<function>`) and key names start with it. */
 export const appName = "flxbl-lambda";

@@ -5,6 +5,7 @@ import { stateTableName } from "../env.js";
 import type { EntityClient, FlxblClient } from "../flxbl/client.js";
 import type { FlxblRecord, Where } from "../flxbl/types.js";
 import { defaultTimeoutEarlyMs, type FlxblHandlerOptions, flxblHandler, type HandlerContext } from "../lambda.js";
+import { functionLock } from "../state/function-lock.js";
 import { RunStore, type RunTotals } from "./run-store.js";
 import { type JobSummary, type RecordContext, type RecordOutcome, retryTransient, runJob } from "./runner.js";
 
@@ -130,50 +131,53 @@ export function jobHandler<T extends object, P = undefined>(
       job: options.spec.name,
       client: options.dynamodb && DynamoDBDocumentClient.from(options.dynamodb),
     });
-  return flxblHandler<unknown, JobSummary>(options, async (_event, context) => {
-    const remaining = context.getRemainingTimeInMillis();
-    const deadline = Date.now() + remaining;
-    const stopMarginMs =
-      options.stopMarginMs ?? stopMarginFor(remaining, options.timeoutEarlyInMillis ?? defaultTimeoutEarlyMs);
-    const jobContext: JobContext = Object.assign(context, { stopAt: deadline - stopMarginMs });
-    const prepared = (
-      options.prepare
-        ? await retryTransient(() => options.prepare?.(jobContext) as Promise<P>, {
-            stopAt: jobContext.stopAt,
-            logger: context.logger,
-          })
-        : undefined
-    ) as P;
-    const records = context.flxbl.entity<T>(options.entity);
-    return runJob<T>({
-      name: options.spec.name,
-      store,
-      entity: records,
-      where: options.where,
-      params: options.params,
-      process: (record, recordContext) =>
-        options.process(record, {
-          ...recordContext,
-          records,
-          flxbl: context.flxbl,
-          logger: context.logger,
-          lock: context.lock,
-          prepared,
-        }),
-      onSweepComplete: options.onSweepComplete
-        ? (totals) =>
-            (options.onSweepComplete as NonNullable<typeof options.onSweepComplete>)({
-              ...jobContext,
-              prepared,
-              totals,
+  return flxblHandler<unknown, JobSummary>(
+    { ...options, lock: options.lock ?? functionLock(options) },
+    async (_event, context) => {
+      const remaining = context.getRemainingTimeInMillis();
+      const deadline = Date.now() + remaining;
+      const stopMarginMs =
+        options.stopMarginMs ?? stopMarginFor(remaining, options.timeoutEarlyInMillis ?? defaultTimeoutEarlyMs);
+      const jobContext: JobContext = Object.assign(context, { stopAt: deadline - stopMarginMs });
+      const prepared = (
+        options.prepare
+          ? await retryTransient(() => options.prepare?.(jobContext) as Promise<P>, {
+              stopAt: jobContext.stopAt,
+              logger: context.logger,
             })
-        : undefined,
-      deadline,
-      stopMarginMs,
-      pageSize: options.pageSize,
-      concurrency: options.concurrency,
-      leaseMs: options.leaseMs,
-      logger: context.logger,
-    });
-  });
+          : undefined
+      ) as P;
+      const records = context.flxbl.entity<T>(options.entity);
+      return runJob<T>({
+        name: options.spec.name,
+        store,
+        entity: records,
+        where: options.where,
+        params: options.params,
+        process: (record, recordContext) =>
+          options.process(record, {
+            ...recordContext,
+            records,
+            flxbl: context.flxbl,
+            logger: context.logger,
+            lock: context.lock,
+            prepared,
+          }),
+        onSweepComplete: options.onSweepComplete
+          ? (totals) =>
+              (options.onSweepComplete as NonNullable<typeof options.onSweepComplete>)({
+                ...jobContext,
+                prepared,
+                totals,
+              })
+          : undefined,
+        deadline,
+        stopMarginMs,
+        pageSize: options.pageSize,
+        concurrency: options.concurrency,
+        leaseMs: options.leaseMs,
+        logger: context.logger,
+      });
+    },
+  );
 }

@@ -1,6 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 import { isTransientAwsError, sharedSecretsManagerClient } from "../aws.js";
 import { contractDefaults } from "../contract.js";
 import type { ApiKeySource } from "../flxbl/client.js";

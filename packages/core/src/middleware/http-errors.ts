@@ -1,10 +1,3 @@
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyInconsistentStateError,
-  IdempotencyItemNotFoundError,
-  IdempotencyPersistenceLayerError,
-  IdempotencyValidationError,
-} from "@aws-lambda-powertools/idempotency";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
@@ -83,22 +76,29 @@ export function classifyError(
   }
   if (err instanceof SecretUnavailableError) return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
   if (err instanceof StateUnavailableError) return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
-  if (err instanceof IdempotencyAlreadyInProgressError) return { kind: "retry", retryAfterSeconds: 1 };
+  if (isPowertoolsError(err, "IdempotencyAlreadyInProgressError")) return { kind: "retry", retryAfterSeconds: 1 };
   // The id was seen with another payload: a sender bug or a forgery with a reused id. Retrying
   // the same request cannot help, and the first event's stored answer must not be replayed to it.
-  if (err instanceof IdempotencyValidationError)
+  if (isPowertoolsError(err, "IdempotencyValidationError"))
     return { kind: "client", status: 409, message: "this event id was already received with a different payload" };
-  if (err instanceof IdempotencyInconsistentStateError) return { kind: "retry", retryAfterSeconds: 1 };
+  if (isPowertoolsError(err, "IdempotencyInconsistentStateError")) return { kind: "retry", retryAfterSeconds: 1 };
   // A duplicate's conditional put failed, then the record was gone when read back (its owner failed and
   // released it in between; dynalite returns no item with the failed condition, so Powertools reads again).
-  if (err instanceof IdempotencyItemNotFoundError) return { kind: "retry", retryAfterSeconds: 1 };
-  if (err instanceof IdempotencyPersistenceLayerError)
+  if (isPowertoolsError(err, "IdempotencyItemNotFoundError")) return { kind: "retry", retryAfterSeconds: 1 };
+  if (isPowertoolsError(err, "IdempotencyPersistenceLayerError"))
     return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
   // middy's early timeout: the work did not finish, so the sender should send it again.
   if (err instanceof Error && err.name === "TimeoutError")
     return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
   return { kind: "internal" };
 }
+
+/**
+ * Whether `err` is Powertools idempotency's error of that name: told by name, so this middleware,
+ * which every function uses, does not import the idempotency package (and its JMESPath) into
+ * functions that have no idempotency.
+ */
+const isPowertoolsError = (err: unknown, name: string): boolean => err instanceof Error && err.name === name;
 
 const isHttpEvent = (event: unknown): boolean =>
   typeof event === "object" && event !== null && "requestContext" in event && "headers" in event;

@@ -1,12 +1,6 @@
-import type {
-  EntityClient,
-  ErrorLogger,
-  FlxblRecord,
-  KeyedLock,
-  RecordContext,
-  RecordOutcome,
-  Where,
-} from "@flxbl-lambda/core";
+import type { RecordContext, RecordOutcome } from "@flxbl-lambda/core/jobs";
+import type { EntityClient, ErrorLogger, FlxblRecord, Where } from "@flxbl-lambda/core/lambda";
+import type { KeyedLock } from "@flxbl-lambda/core/state";
 import type { Order } from "../types.js";
 
 /** The orders a run expires: pending, created before the run's cutoff. */

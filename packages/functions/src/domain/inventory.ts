@@ -1,4 +1,5 @@
-import type { EntityClient, KeyedLock } from "@flxbl-lambda/core";
+import type { EntityClient } from "@flxbl-lambda/core/lambda";
+import type { KeyedLock } from "@flxbl-lambda/core/state";
 import type { InventoryUpdated } from "../events.js";
 import type { Product } from "../types.js";
 import type { EventOutcome } from "./payments.js";

@@ -1,4 +1,5 @@
-import { type EntityClient, type FlxblRecord, type KeyedLock, RetryLaterError } from "@flxbl-lambda/core";
+import { type EntityClient, type FlxblRecord, RetryLaterError } from "@flxbl-lambda/core/lambda";
+import type { KeyedLock } from "@flxbl-lambda/core/state";
 import type { PaymentEvent } from "../events.js";
 import type { Order } from "../types.js";
 

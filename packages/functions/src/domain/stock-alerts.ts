@@ -1,4 +1,5 @@
-import type { EntityClient, FlxblRecord, RecordOutcome } from "@flxbl-lambda/core";
+import type { RecordOutcome } from "@flxbl-lambda/core/jobs";
+import type { EntityClient, FlxblRecord } from "@flxbl-lambda/core/lambda";
 import type { Product, StockAlert } from "../types.js";
 
 /** Whether a product needs an open alert: active and at or under its threshold. */

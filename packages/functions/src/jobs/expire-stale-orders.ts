@@ -1,4 +1,5 @@
-import { jobHandler, readFunctionEnv } from "@flxbl-lambda/core";
+import { jobHandler } from "@flxbl-lambda/core/jobs";
+import { readFunctionEnv } from "@flxbl-lambda/core/lambda";
 import { parseDuration } from "../domain/duration.js";
 import { expireOrder, staleOrders } from "../domain/expiry.js";
 import { expireStaleOrders as spec } from "../manifest.js";

@@ -1,4 +1,5 @@
-import { jobHandler, readFunctionEnv } from "@flxbl-lambda/core";
+import { jobHandler } from "@flxbl-lambda/core/jobs";
+import { readFunctionEnv } from "@flxbl-lambda/core/lambda";
 import { loadOpenAlerts, reconcileProduct, resolveOrphans } from "../domain/stock-alerts.js";
 import { lowStockAlerts as spec } from "../manifest.js";
 import type { Product, StockAlert } from "../types.js";

@@ -1,5 +1,6 @@
-import { contractDefaults, flxblUrlProblem, manifestScopes, rotationHandler } from "@flxbl-lambda/core";
-import { z } from "zod/mini";
+import { rotationHandler } from "@flxbl-lambda/core/keys";
+import { contractDefaults, flxblUrlProblem, manifestScopes } from "@flxbl-lambda/core/lambda";
+import * as z from "zod/mini";
 import { appName, manifest } from "../manifest.js";
 
 const env = z

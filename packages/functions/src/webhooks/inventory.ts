@@ -1,4 +1,5 @@
-import { readFunctionEnv, webhookHandler } from "@flxbl-lambda/core";
+import { readFunctionEnv } from "@flxbl-lambda/core/lambda";
+import { webhookHandler } from "@flxbl-lambda/core/webhooks";
 import { applyStockUpdate } from "../domain/inventory.js";
 import { inventoryEvents } from "../events.js";
 import { inventoryWebhook } from "../manifest.js";

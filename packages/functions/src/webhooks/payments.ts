@@ -1,4 +1,5 @@
-import { readFunctionEnv, webhookHandler } from "@flxbl-lambda/core";
+import { readFunctionEnv } from "@flxbl-lambda/core/lambda";
+import { webhookHandler } from "@flxbl-lambda/core/webhooks";
 import { applyPaymentEvent } from "../domain/payments.js";
 import { paymentEvents } from "../events.js";
 import { isProductionStage, paymentsWebhook } from "../manifest.js";

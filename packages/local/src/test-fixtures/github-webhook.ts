@@ -1,5 +1,6 @@
-import { readFunctionEnv, webhookHandler } from "@flxbl-lambda/core";
-import { z } from "zod/mini";
+import { readFunctionEnv } from "@flxbl-lambda/core/lambda";
+import { webhookHandler } from "@flxbl-lambda/core/webhooks";
+import * as z from "zod/mini";
 import { githubWebhook } from "./more-webhooks.js";
 
 const events = {

@@ -1,4 +1,4 @@
-import { defineManifest, type WebhookSpec } from "@flxbl-lambda/core";
+import { defineManifest, type WebhookSpec } from "@flxbl-lambda/core/lambda";
 import { manifest } from "@flxbl-lambda/functions";
 
 /**

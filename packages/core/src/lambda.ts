@@ -11,7 +11,7 @@ import { createLogger } from "./log/logger.js";
 import { type FlxblContext, flxbl } from "./middleware/flxbl.js";
 import { httpErrors } from "./middleware/http-errors.js";
 import { sanitizeErrors } from "./middleware/sanitize-errors.js";
-import { KeyedLock } from "./state/lock.js";
+import { KeyedLock, type RecordLock } from "./state/lock.js";
 
 /**
  * middy's early timeout in {@link flxblHandler}: the time kept to answer before Lambda's deadline.
@@ -41,9 +41,11 @@ export interface HandlerContext extends FlxblContext {
   /**
    * A per-record lease lock on the state table, limited to the lock namespaces the manifest entry
    * declares (`locks: ["order"]` allows keys `order#<id>`); run FLXBL calls under it with
-   * `hold.callOptions`. Refuses every key when the entry declares none.
+   * `hold.callOptions`. Refuses every key when the entry declares none. A {@link KeyedLock}; in a
+   * webhook that took its record's lock with the event's idempotency record (`lockKey`), that
+   * key runs under the lock already held.
    */
-  lock: KeyedLock;
+  lock: RecordLock;
 }
 
 /**
@@ -108,7 +110,6 @@ export function flxblHandler<TEvent, TResult>(
       const ctx = context as HandlerContext;
       ctx.flxbl = ctx.flxbl.bind({ signal });
       ctx.logger = logger;
-      ctx.lock = lock;
       return handler(event, ctx);
     },
     { timeoutEarlyInMillis: timeoutEarly },
@@ -126,7 +127,13 @@ export function flxblHandler<TEvent, TResult>(
         client: { safetyMarginMs: timeoutEarly + 500, ...options.client },
         logger,
       }),
-    );
+    )
+    .use({
+      // Before the trigger's middlewares, which may hand the handler a lock they already hold.
+      before: (request) => {
+        (request.context as HandlerContext).lock = lock;
+      },
+    });
 }
 
 /** The function's lock: its declared namespaces on the state table (none declared: every key refused). */

@@ -92,8 +92,11 @@ export function classifyError(
   // A duplicate's conditional put failed, then the record was gone when read back (its owner failed and
   // released it in between; dynalite returns no item with the failed condition, so Powertools reads again).
   if (err instanceof IdempotencyItemNotFoundError) return { kind: "retry", retryAfterSeconds: 1 };
-  if (err instanceof IdempotencyPersistenceLayerError)
-    return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
+  if (err instanceof IdempotencyPersistenceLayerError) {
+    // Its cause may name its own wait: a busy lock taken with the record asks for a second.
+    const cause = err.cause === undefined ? undefined : classifyError(err.cause, defaultRetryAfterSeconds);
+    return cause?.kind === "retry" ? cause : { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
+  }
   // middy's early timeout: the work did not finish, so the sender should send it again.
   if (err instanceof Error && err.name === "TimeoutError")
     return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };

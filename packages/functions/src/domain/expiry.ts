@@ -2,8 +2,8 @@ import type {
   EntityClient,
   ErrorLogger,
   FlxblRecord,
-  KeyedLock,
   RecordContext,
+  RecordLock,
   RecordOutcome,
   Where,
 } from "@flxbl-lambda/core";
@@ -29,7 +29,7 @@ export const expiredWithPayment = "order-expired-with-payment";
  */
 export async function expireOrder(
   orders: EntityClient<Order>,
-  lock: KeyedLock,
+  lock: RecordLock,
   order: FlxblRecord<Order>,
   context: RecordContext & { cutoff: string; now: () => Date; logger: Pick<ErrorLogger, "error"> },
 ): Promise<RecordOutcome> {

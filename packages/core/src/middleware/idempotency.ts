@@ -80,6 +80,10 @@ export function idempotencyKeyPrefix(functionName: string): string {
  * and the original error is still answered (503 for an outage), never masked by the clean-up's.
  * Use it after {@link webhook}, so only verified events are recorded.
  *
+ * With `lockKey`, the record the event changes is locked in the same `TransactWriteItems` as the
+ * in-progress record and let go in the same one as its completion (or deletion): an applied event
+ * costs two DynamoDB calls, a duplicate one (the refused condition returns the stored record).
+ *
  * @example
  * ```ts
  * handler

@@ -428,29 +428,27 @@ class Lease implements LockLease {
     // A run still going keeps its hold's timer, which aborts it before the lease lapses.
     if (this.#running === 0) this.hold.dispose();
     const keep = this.#keep || this.hold.mayStillLand || this.#running > 0;
-    if (!write) {
-      if (!keep) await this.client.send(new UpdateCommand(this.release().Update)).catch(() => undefined);
-      return;
-    }
-    if (!keep)
-      for (let attempt = 0; attempt < 3; attempt++) {
-        try {
-          await this.client.send(new TransactWriteCommand({ TransactItems: [write, this.release()] }));
-          return;
-        } catch (err) {
-          const codes = cancellationCodes(err);
-          if (!codes) throw stateStoreError("letting a lock go", err);
-          // Another transaction on one of the items is under way: try again, briefly.
-          if (codes.includes("TransactionConflict")) {
-            await sleep(10 * 2 ** attempt);
-            continue;
-          }
-          // Our lease lapsed and someone else holds the key (theirs to let go), or DynamoDB
-          // refused the transaction for load: the write alone, below.
-          break;
+    for (let attempt = 0; !keep && attempt < 3; attempt++) {
+      try {
+        if (write) await this.client.send(new TransactWriteCommand({ TransactItems: [write, this.release()] }));
+        else await this.client.send(new UpdateCommand(this.release().Update));
+        return;
+      } catch (err) {
+        const codes = cancellationCodes(err);
+        // A transaction on the lock item (someone taking it) is under way: try again, briefly.
+        if (isTransactionConflict(err) || codes?.includes("TransactionConflict")) {
+          await sleep(10 * 2 ** attempt);
+          continue;
         }
+        // Alone, any failure leaves the lease to lapse on its own: the work itself is done.
+        if (!write) return;
+        if (!codes) throw stateStoreError("letting a lock go", err);
+        // Our lease lapsed and someone else holds the key (theirs to let go), or DynamoDB refused
+        // the transaction for load: the write alone, below.
+        break;
       }
-    await writeAlone(this.client, write);
+    }
+    if (write) await writeAlone(this.client, write);
   }
 }
 

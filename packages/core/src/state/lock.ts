@@ -213,6 +213,10 @@ export function lockItemId(key: string): string {
  * released early: it lapses a lease later, giving a request still in flight at FLXBL time to land
  * before anyone else reads the record.
  *
+ * The lock can also be taken in one `TransactWriteItems` with another write ({@link take}) and let
+ * go in one with another ({@link LockLease.end}): a webhook takes its record's lock with its
+ * event's idempotency record, and lets it go with the record's completion.
+ *
  * @example
  * ```ts
  * const lock = new KeyedLock({ tableName: stateTableName(env), namespaces: ["order"] });

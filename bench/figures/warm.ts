@@ -1,7 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { paymentsLockApartSpec } from "../handlers/spec.js";
 import { type BenchContext, startWorker } from "../lib/context.js";
 import { paymentsEvent } from "../lib/events.js";
+import { admin } from "../lib/infra.js";
 import { median, quantile } from "../lib/stats.js";
 import type { WorkerProcess } from "../lib/worker-process.js";
 
@@ -26,6 +28,16 @@ export interface WarmRow {
    * than latency to other load on the machine, and the cost Lambda bills as duration on a busy core.
    */
   cpuUsPerInvocation: number;
+  /** Requests at the local DynamoDB and FLXBL endpoints per measured invocation (all variants run in turn, so a batch's are its own). */
+  calls: Calls;
+  /** The webhooks only: the calls of one event applied to a pending order, then of its redelivery. */
+  perEvent?: { applied: Calls; duplicate: Calls };
+}
+
+/** Requests one invocation (or a batch, per invocation) made to DynamoDB (by operation) and FLXBL. */
+export interface Calls {
+  dynamodb: Record<string, number>;
+  flxbl: number;
 }
 
 export interface WarmOptions {
@@ -50,6 +62,10 @@ interface Variant {
   lastCpuMs: number;
   failed: number;
   failures: string[];
+  dynamodbCalls: Record<string, number>;
+  flxblCalls: number;
+  /** The signed delivery of a new event for `order` (webhooks only). */
+  delivery?: (order: PaidOrder) => unknown;
 }
 
 /**
@@ -58,19 +74,36 @@ interface Variant {
  */
 export async function warmFigures(ctx: BenchContext, paidOrder: PaidOrder, options: WarmOptions): Promise<WarmRow[]> {
   const get = (n: number) => Array.from({ length: n }, () => ({ orderId: paidOrder.id }));
-  const paymentsSecret = ctx.secrets.get("payments-webhook")?.signingSecrets[0] as string;
+  const signing = (name: string) => ctx.secrets.get(name)?.signingSecrets[0] as string;
+  const webhook = (name: string, what: string) => ({
+    name,
+    what,
+    events: (n: number) => Array.from({ length: n }, () => paymentsEvent(paidOrder, signing(name))),
+    batch: options.webhookBatch,
+    delivery: (order: PaidOrder) => paymentsEvent(order, signing(name)),
+  });
   const defs: Array<
-    Omit<Variant, "worker" | "micros" | "roundMedians" | "cpuMs" | "lastCpuMs" | "failed" | "failures">
+    Omit<
+      Variant,
+      | "worker"
+      | "micros"
+      | "roundMedians"
+      | "cpuMs"
+      | "lastCpuMs"
+      | "failed"
+      | "failures"
+      | "dynamodbCalls"
+      | "flxblCalls"
+    >
   > = [
     { name: "bench-get-order", what: "ours: flxblHandler, GET Order", events: get, batch: options.batch },
     { name: "ecosystem", what: "middy + Parameters getSecret + fetch", events: get, batch: options.batch },
     { name: "naive", what: "GetSecretValue every call + fetch", events: get, batch: options.batch },
-    {
-      name: "payments-webhook",
-      what: "ours: the real payments webhook (verify, idempotency, lock, GET)",
-      events: (n) => Array.from({ length: n }, () => paymentsEvent(paidOrder, paymentsSecret)),
-      batch: options.webhookBatch,
-    },
+    webhook("payments-webhook", "ours: the real payments webhook (verify, idempotency with the order's lock, GET)"),
+    webhook(
+      paymentsLockApartSpec.name,
+      "the payments webhook before the lock rode along (idempotency, then the lock in calls of its own)",
+    ),
   ];
   // The cold-start figure used the same endpoints: count from here.
   const callsAtStart = new Map(defs.map((d) => [d.name, smCalls(ctx, d.name)]));
@@ -83,6 +116,8 @@ export async function warmFigures(ctx: BenchContext, paidOrder: PaidOrder, optio
     lastCpuMs: 0,
     failed: 0,
     failures: [],
+    dynamodbCalls: {},
+    flxblCalls: 0,
   }));
   try {
     await Promise.all(variants.map((v) => v.worker.ready()));
@@ -98,7 +133,9 @@ export async function warmFigures(ctx: BenchContext, paidOrder: PaidOrder, optio
     for (let round = 0; round < options.rounds; round++) {
       for (let i = 0; i < variants.length; i++) {
         const v = variants[(round + i) % variants.length] as Variant;
-        const out = await v.worker.invoke(v.events(v.batch));
+        const { out, calls } = await counted(ctx, () => v.worker.invoke(v.events(v.batch)));
+        for (const [op, n] of Object.entries(calls.dynamodb)) v.dynamodbCalls[op] = (v.dynamodbCalls[op] ?? 0) + n;
+        v.flxblCalls += calls.flxbl;
         v.micros.push(...out.micros);
         v.roundMedians.push(median(out.micros));
         v.cpuMs += out.cpuMs - v.lastCpuMs;
@@ -106,6 +143,25 @@ export async function warmFigures(ctx: BenchContext, paidOrder: PaidOrder, optio
         v.failed += out.failed;
         v.failures.push(...out.failures);
       }
+    }
+    // One new event on a pending order, then its redelivery, through each webhook: the calls of each.
+    const perEvent = new Map<string, { applied: Calls; duplicate: Calls }>();
+    for (const v of variants) {
+      if (!v.delivery) continue;
+      const order = await admin<PaidOrder>(ctx.emulator, "POST", "/dynamic/Order", {
+        number: `BENCH-${v.name}`,
+        status: "pending",
+        total: 2500,
+        currency: "eur",
+      });
+      const event = v.delivery(order);
+      const applied = await counted(ctx, () => v.worker.invoke([event]));
+      const duplicate = await counted(ctx, () => v.worker.invoke([event]));
+      if (applied.out.failed + duplicate.out.failed > 0)
+        throw new Error(
+          `${v.name} failed an event: ${[...applied.out.failures, ...duplicate.out.failures].join("; ")}`,
+        );
+      perEvent.set(v.name, { applied: applied.calls, duplicate: duplicate.calls });
     }
     // Every latency, for a closer look at the distribution (not in results.json: too long).
     writeFileSync(
@@ -128,6 +184,11 @@ export async function warmFigures(ctx: BenchContext, paidOrder: PaidOrder, optio
         failed: v.failed,
         roundMediansUs: v.roundMedians,
         cpuUsPerInvocation: (v.cpuMs * 1000) / v.micros.length,
+        calls: {
+          dynamodb: Object.fromEntries(Object.entries(v.dynamodbCalls).map(([op, n]) => [op, n / v.micros.length])),
+          flxbl: v.flxblCalls / v.micros.length,
+        },
+        perEvent: perEvent.get(v.name),
       };
     });
   } finally {
@@ -140,6 +201,17 @@ export interface PaidOrder {
   id: string;
   total: number;
   currency: string;
+}
+
+/** Runs `work` alone and counts the requests the local DynamoDB and FLXBL endpoints got meanwhile. */
+async function counted<T>(ctx: BenchContext, work: () => Promise<T>): Promise<{ out: T; calls: Calls }> {
+  const dynamodbBefore = { ...ctx.dynamodb.calls };
+  const flxblBefore = ctx.emulator.stats().total;
+  const out = await work();
+  const dynamodb: Record<string, number> = {};
+  for (const [op, n] of Object.entries(ctx.dynamodb.calls))
+    if (n > (dynamodbBefore[op] ?? 0)) dynamodb[op] = n - (dynamodbBefore[op] ?? 0);
+  return { out, calls: { dynamodb, flxbl: ctx.emulator.stats().total - flxblBefore } };
 }
 
 function smCalls(ctx: BenchContext, name: string): number {

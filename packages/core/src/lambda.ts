@@ -10,7 +10,7 @@ import { createLogger } from "./log/logger.js";
 import { type FlxblContext, flxbl } from "./middleware/flxbl.js";
 import { httpErrors } from "./middleware/http-errors.js";
 import { sanitizeErrors } from "./middleware/sanitize-errors.js";
-import type { KeyedLock } from "./state/lock.js";
+import type { KeyedLock, RecordLock } from "./state/lock.js";
 
 /**
  * middy's early timeout in {@link flxblHandler}: the time kept to answer before Lambda's deadline.
@@ -41,9 +41,11 @@ export interface HandlerContext extends FlxblContext {
    * A per-record lease lock on the state table, limited to the lock namespaces the manifest entry
    * declares (`locks: ["order"]` allows keys `order#<id>`); run FLXBL calls under it with
    * `hold.callOptions`. Refuses every key when the entry declares none, and in a plain
-   * {@link flxblHandler} not given one (its `lock` option).
+   * {@link flxblHandler} not given one (its `lock` option). A {@link KeyedLock}; in a webhook that
+   * took its record's lock with the event's idempotency record (`lockKey`), that key runs under
+   * the lock already held.
    */
-  lock: KeyedLock;
+  lock: RecordLock;
 }
 
 /**
@@ -114,7 +116,6 @@ export function flxblHandler<TEvent, TResult>(
       const ctx = context as HandlerContext;
       ctx.flxbl = ctx.flxbl.bind({ signal });
       ctx.logger = logger;
-      ctx.lock = lock;
       return handler(event, ctx);
     },
     { timeoutEarlyInMillis: timeoutEarly },
@@ -132,7 +133,13 @@ export function flxblHandler<TEvent, TResult>(
         client: { safetyMarginMs: timeoutEarly + 500, ...options.client },
         logger,
       }),
-    );
+    )
+    .use({
+      // Before the trigger's middlewares, which may hand the handler a lock they already hold.
+      before: (request) => {
+        (request.context as HandlerContext).lock = lock;
+      },
+    });
 }
 
 /** The lock of a handler given none: every key refused. */

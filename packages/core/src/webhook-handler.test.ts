@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
   ensureStateTable,
@@ -15,7 +15,7 @@ import { appSchema } from "../../emulator/src/test-helpers.js";
 import { SecretLoader } from "./keys/secret-loader.js";
 import type { WebhookSpec } from "./manifest.js";
 import { deliverWebhook } from "./testing/webhook-kit.js";
-import { webhookHandler } from "./webhook-handler.js";
+import { type WebhookHandlerContext, webhookHandler } from "./webhook-handler.js";
 import { WebhookSignatureError } from "./webhooks/errors.js";
 import { headerValue, hmacSha256, registerSignatureScheme, safeEqual } from "./webhooks/scheme.js";
 
@@ -50,6 +50,7 @@ const spec = {
   trigger: { kind: "http", method: "POST", path: "/webhooks/acme" },
   signature: acme.name,
   scopes: ["entity:Order:read"],
+  locks: ["invoice"],
   timeoutSeconds: 10,
 } as const satisfies WebhookSpec;
 
@@ -69,8 +70,16 @@ describe("webhookHandler, with a dummy handler and a scheme registered outside c
   /** What the handler saw, call by call. */
   let seen: unknown[] = [];
 
-  /** A fresh function (cold start) on a secret of its own holding `signingSecrets`. */
-  async function makeHandler(signingSecrets: string[] = [secret]) {
+  /**
+   * A fresh function (cold start) on a secret of its own holding `signingSecrets`; with `work`,
+   * that is what it does, and it takes each invoice's lock with the event's idempotency record.
+   */
+  async function makeHandler(
+    signingSecrets: string[] = [secret],
+    work?: (
+      context: WebhookHandlerContext<{ id: string; type: string; payload: { invoice: string } }>,
+    ) => Promise<unknown>,
+  ) {
     const key = (await (
       await fetch(`${flxbl.url}/api-keys`, {
         method: "POST",
@@ -87,6 +96,7 @@ describe("webhookHandler, with a dummy handler and a scheme registered outside c
         spec: { ...spec, name: `acme-webhook-${n}` },
         env: { FLXBL_URL: flxbl.url, FLXBL_SECRET_ARN: secretId, STATE_TABLE_NAME: tableName },
         events,
+        lockKey: work && ((webhook) => `invoice#${webhook.payload.invoice}`),
         secrets: new SecretLoader({ secretId, client: secretsClient }),
         dynamodb: new DynamoDBClient({
           endpoint: ddb.url,
@@ -97,6 +107,7 @@ describe("webhookHandler, with a dummy handler and a scheme registered outside c
       async (_event, context) => {
         const { id, type, payload } = context.webhook;
         seen.push(payload);
+        if (work) return { statusCode: 200, body: JSON.stringify(await work(context)) };
         // `payload` is typed by the schema of `type`: narrowing on type gives the fields.
         const summary = type === "invoice.paid" ? `${payload.invoice} ${payload.cents}` : `${payload.invoice} voided`;
         return { statusCode: 200, body: JSON.stringify({ eventId: id, summary }) };
@@ -273,5 +284,112 @@ describe("webhookHandler, with a dummy handler and a scheme registered outside c
 
     expect(answer.statusCode).toBe(503);
     expect(answer.json).toEqual({ message: "Temporarily unavailable, retry later", requestId: expect.any(String) });
+  });
+  describe("a record's lock taken with the event's idempotency record (lockKey)", () => {
+    const invoiceEvent = (invoice: string) => ({
+      type: "invoice.voided",
+      data: { invoice },
+      secret,
+      id: randomUUID(),
+    });
+    /** The function's idempotency records left in the table. */
+    const records = async (functionName: string) =>
+      (
+        await new DynamoDBClient({
+          endpoint: ddb.url,
+          region: "us-east-1",
+          credentials: { accessKeyId: "l", secretAccessKey: "l" },
+        }).send(
+          new ScanCommand({
+            TableName: tableName,
+            FilterExpression: "begins_with(id, :p)",
+            ExpressionAttributeValues: { ":p": { S: `idem#${functionName}#` } },
+          }),
+        )
+      ).Items ?? [];
+
+    it("costs two DynamoDB calls per applied event and one per duplicate; the handler's run on that key costs none", async () => {
+      const handler = await makeHandler([secret], (context) =>
+        context.lock.run(`invoice#${context.webhook.payload.invoice}`, async () => "voided"),
+      );
+      const delivery = invoiceEvent(`in_${randomUUID()}`);
+
+      ddb.resetCalls();
+      const first = await deliverWebhook(handler, spec, delivery);
+      const applied = { ...ddb.calls };
+      ddb.resetCalls();
+      const again = await deliverWebhook(handler, spec, delivery);
+
+      expect(first.json).toBe("voided");
+      expect(applied).toEqual({ TransactWriteItems: 2 });
+      expect(ddb.calls).toEqual({ TransactWriteItems: 1 });
+      expect(again).toEqual(first);
+      expect(seen).toHaveLength(1);
+    });
+
+    it("runs two events on one record one after the other: the second waits until the first let the lock go", async () => {
+      const timeline: string[] = [];
+      let release: () => void = () => undefined;
+      const firstHolds = new Promise<void>((r) => {
+        release = r;
+      });
+      const handler = await makeHandler([secret], async (context) => {
+        const { id } = context.webhook;
+        timeline.push(`start ${id}`);
+        if (timeline.length === 1) await firstHolds;
+        timeline.push(`end ${id}`);
+        return id;
+      });
+      const invoice = `in_${randomUUID()}`;
+      const [a, b] = [invoiceEvent(invoice), invoiceEvent(invoice)];
+
+      const first = deliverWebhook(handler, spec, a);
+      await new Promise((r) => setTimeout(r, 150));
+      const second = deliverWebhook(handler, spec, b);
+      await new Promise((r) => setTimeout(r, 150));
+      release();
+      const answers = await Promise.all([first, second]);
+
+      expect(answers.map((x) => x.statusCode)).toEqual([200, 200]);
+      expect(timeline).toEqual([`start ${a.id}`, `end ${a.id}`, `start ${b.id}`, `end ${b.id}`]);
+    });
+
+    it("keeps no record of a failed attempt and lets its lock go: the redelivery runs at once", async () => {
+      let attempts = 0;
+      const handler = await makeHandler([secret], async () => {
+        if (++attempts === 1) throw new Error("the handler failed");
+        return "voided";
+      });
+      const delivery = invoiceEvent(`in_${randomUUID()}`);
+
+      const failed = await deliverWebhook(handler, spec, delivery);
+      const started = Date.now();
+      const redelivered = await deliverWebhook(handler, spec, delivery);
+
+      expect(failed.statusCode).toBe(500);
+      expect(redelivered.json).toBe("voided");
+      // The lock waits up to 2 s for a busy key: a free one is taken at once.
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(attempts).toBe(2);
+    });
+
+    it("keeps the lock until its lease lapses after a write whose outcome is unknown, and no record: the event stays retryable", async () => {
+      const handler = await makeHandler([secret], (context) =>
+        context.lock.run(`invoice#${context.webhook.payload.invoice}`, async () => {
+          throw Object.assign(new Error("the write timed out"), { outcomeUnknown: true });
+        }),
+      );
+      const invoice = `in_${randomUUID()}`;
+
+      const failed = await deliverWebhook(handler, spec, invoiceEvent(invoice));
+      const kept = await records(`acme-webhook-${n}`);
+      const next = await deliverWebhook(handler, spec, invoiceEvent(invoice));
+
+      expect(failed.statusCode).toBe(500);
+      expect(kept).toEqual([]);
+      expect(next.statusCode).toBe(503);
+      expect(next.headers["retry-after"]).toBe("1");
+      expect(seen).toHaveLength(1);
+    });
   });
 });

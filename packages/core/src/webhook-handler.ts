@@ -77,6 +77,14 @@ export interface WebhookHandlerOptions<E extends WebhookEvents = WebhookEvents> 
    * the problems. @default every type reaches the handler, its payload unchecked
    */
   events?: E;
+  /**
+   * The lock key of the record an event changes (`order#<id>`, in a namespace of the entry's
+   * `locks`), read from the verified payload before its schema checks it; undefined for none.
+   * That lock is taken in one DynamoDB call (`TransactWriteItems`) with the event's idempotency
+   * record and let go in one with the record's completion, so `context.lock.run` on that key
+   * costs no call of its own. @default none: the handler's `context.lock.run` takes its own locks
+   */
+  lockKey?: (webhook: VerifiedWebhook) => string | undefined;
   /** @default 262144 (256 KiB) */
   maxBodyBytes?: number;
   /** @default 300 */
@@ -171,6 +179,7 @@ export function webhookHandler<TResult>(
         scheme: options.spec.signature,
         client: options.dynamodb,
         logger,
+        lockKey: options.lockKey,
       }) as MiddlewareObj<APIGatewayProxyEventV2, TResult, Error, Context>,
     );
 }

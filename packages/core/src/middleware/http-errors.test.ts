@@ -1,4 +1,8 @@
-import { IdempotencyAlreadyInProgressError, IdempotencyItemNotFoundError } from "@aws-lambda-powertools/idempotency";
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyItemNotFoundError,
+  IdempotencyPersistenceLayerError,
+} from "@aws-lambda-powertools/idempotency";
 import { describe, expect, it } from "vitest";
 import {
   FlxblAuthError,
@@ -46,6 +50,16 @@ describe("classifyError", () => {
       "a duplicate whose in-progress record was released before it could be read",
       new IdempotencyItemNotFoundError(),
       { kind: "retry", retryAfterSeconds: 1 },
+    ],
+    [
+      "a record's lock busy when taken with the idempotency record",
+      new IdempotencyPersistenceLayerError("x", { cause: new RetryLaterError("order#1 is busy", 1) }),
+      { kind: "retry", retryAfterSeconds: 1 },
+    ],
+    [
+      "the idempotency record's write failing",
+      new IdempotencyPersistenceLayerError("x", { cause: new Error("socket hang up") }),
+      { kind: "retry", retryAfterSeconds: 5 },
     ],
     ["a refused key", new FlxblAuthError(site, "x", { status: 401 }), { kind: "internal" }],
     ["a call outside the scopes", new FlxblScopeError(site, "entity:Order:update", []), { kind: "internal" }],

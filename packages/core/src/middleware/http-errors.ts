@@ -85,8 +85,12 @@ export function classifyError(
   // A duplicate's conditional put failed, then the record was gone when read back (its owner failed and
   // released it in between; dynalite returns no item with the failed condition, so Powertools reads again).
   if (isPowertoolsError(err, "IdempotencyItemNotFoundError")) return { kind: "retry", retryAfterSeconds: 1 };
-  if (isPowertoolsError(err, "IdempotencyPersistenceLayerError"))
-    return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
+  if (isPowertoolsError(err, "IdempotencyPersistenceLayerError")) {
+    // Its cause may name its own wait: a busy lock taken with the record asks for a second.
+    const inner = (err as Error).cause;
+    const cause = inner === undefined ? undefined : classifyError(inner, defaultRetryAfterSeconds);
+    return cause?.kind === "retry" ? cause : { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };
+  }
   // middy's early timeout: the work did not finish, so the sender should send it again.
   if (err instanceof Error && err.name === "TimeoutError")
     return { kind: "retry", retryAfterSeconds: defaultRetryAfterSeconds };

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBClient, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ensureStateTable, type LocalDynamoDB, startLocalDynamoDB } from "@flxbl-lambda/aws-local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RetryLaterError } from "../middleware/errors.js";
@@ -328,5 +328,104 @@ describe("KeyedLock against dynalite", () => {
     const info = await lock().run(newKey(), async (i) => i);
 
     expect(info.lastReleasedAt).toBeUndefined();
+  });
+  describe("take: the lock and another write in one transaction", () => {
+    const get = async (id: string) => (await client.send(new GetCommand({ TableName: tableName, Key: { id } }))).Item;
+    /** The other write: an item created if absent, asking for the item its condition saw. */
+    const claim = (id: string) => ({
+      Put: {
+        TableName: tableName,
+        Item: { id, state: "claimed" },
+        ConditionExpression: "attribute_not_exists(id)",
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const,
+      },
+    });
+    const complete = (id: string) => ({
+      Update: {
+        TableName: tableName,
+        Key: { id },
+        UpdateExpression: "SET #s = :done",
+        ExpressionAttributeNames: { "#s": "state" },
+        ExpressionAttributeValues: { ":done": "done" },
+      },
+    });
+
+    it("takes the key with the write in one call, runs under it, and lets it go with another write in one call", async () => {
+      const key = newKey();
+      const other = `item#${randomUUID()}`;
+      dynamodb.resetCalls();
+
+      const lease = await lock().take(key, claim(other));
+      const held = await get(lockItemId(key));
+      const ran = await lease.run(async (hold) => hold.signal.aborted);
+      await lease.end(complete(other));
+
+      expect(dynamodb.calls).toEqual({ GetItem: 1, TransactWriteItems: 2 });
+      expect(held?.owner).toEqual(expect.any(String));
+      expect(ran).toBe(false);
+      expect(await get(other)).toEqual({ id: other, state: "done" });
+      const released = await get(lockItemId(key));
+      expect(released?.owner).toBeUndefined();
+      expect(released?.releasedAt).toEqual(expect.any(Number));
+    });
+
+    it("throws the cancellation with the item the write's condition saw, at once even when the key is busy, and writes nothing", async () => {
+      const key = newKey();
+      const other = `item#${randomUUID()}`;
+      await client.send(new PutCommand({ TableName: tableName, Item: { id: other, state: "earlier" } }));
+      const holding = gate();
+      const holder = lock().run(key, () => holding.opened);
+      await sleep(50);
+      const started = Date.now();
+
+      const err = await lock({ waitMs: 2_000 })
+        .take(key, claim(other))
+        .catch((e: unknown) => e);
+      const took = Date.now() - started;
+      holding.open();
+      await holder;
+
+      expect(err).toBeInstanceOf(TransactionCanceledException);
+      const [reason] = (err as TransactionCanceledException).CancellationReasons ?? [];
+      expect(reason?.Code).toBe("ConditionalCheckFailed");
+      expect(reason?.Item).toEqual({ id: { S: other }, state: { S: "earlier" } });
+      expect(took).toBeLessThan(1_000);
+      expect(await get(other)).toEqual({ id: other, state: "earlier" });
+    });
+
+    it("waits for a busy key, then answers RetryLaterError, writing nothing", async () => {
+      const key = newKey();
+      const other = `item#${randomUUID()}`;
+      const holding = gate();
+      const holder = lock().run(key, () => holding.opened);
+      await sleep(50);
+
+      const err = await lock({ waitMs: 150 })
+        .take(key, claim(other))
+        .catch((e: unknown) => e);
+      holding.open();
+      await holder;
+
+      expect(err).toBeInstanceOf(RetryLaterError);
+      expect(await get(other)).toBeUndefined();
+    });
+
+    it("makes the write alone and keeps the key until its lease lapses after a write whose outcome is unknown", async () => {
+      const key = newKey();
+      const other = `item#${randomUUID()}`;
+      const lease = await lock({ leaseMs: 400 }).take(key, claim(other));
+      await lease
+        .run(async () => {
+          throw Object.assign(new Error("no answer in time"), { outcomeUnknown: true });
+        })
+        .catch(() => undefined);
+      await lease.end(complete(other));
+      const started = Date.now();
+
+      await lock({ waitMs: 5_000 }).run(key, async () => undefined);
+
+      expect(await get(other)).toEqual({ id: other, state: "done" });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    });
   });
 });

@@ -1,11 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { sharedDynamoDbClient } from "../aws.js";
 import type { CallOptions } from "../flxbl/types.js";
 import { RetryLaterError } from "../middleware/errors.js";
-import { stateStoreError } from "./errors.js";
+import { StateUnavailableError, stateStoreError } from "./errors.js";
 
 /**
  * How to build a {@link KeyedLock}.
@@ -100,6 +107,86 @@ export class LockLostError extends RetryLaterError {
 const isConditionFailure = (err: unknown) =>
   err instanceof ConditionalCheckFailedException || (err as Error)?.name === "ConditionalCheckFailedException";
 
+/** A single write refused because a transaction on its item is under way: the item is busy. */
+const isTransactionConflict = (err: unknown) => (err as Error)?.name === "TransactionConflictException";
+
+/** Why each write of a cancelled `TransactWriteItems` failed (`None`, `ConditionalCheckFailed`, ...), in order. */
+const cancellationCodes = (err: unknown): string[] | undefined =>
+  err instanceof TransactionCanceledException || (err as Error)?.name === "TransactionCanceledException"
+    ? ((err as TransactionCanceledException).CancellationReasons ?? []).map((r) => r.Code ?? "None")
+    : undefined;
+
+/** Cancellation codes of a transaction DynamoDB refused for load: it may pass if tried again. */
+const throttled = new Set(["ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]);
+
+/**
+ * One write to the state table as an item of a `TransactWriteItems` (the document client's form):
+ * what {@link KeyedLock.take} and {@link LockLease.end} make together with the lock's own write.
+ *
+ * @example
+ * ```ts
+ * const complete: StateWrite = {
+ *   Update: {
+ *     TableName: stateTableName(env),
+ *     Key: { id: "idem#payments-webhook#abc" },
+ *     UpdateExpression: "SET #s = :done",
+ *     ExpressionAttributeNames: { "#s": "status" },
+ *     ExpressionAttributeValues: { ":done": "COMPLETED" },
+ *   },
+ * };
+ * ```
+ */
+export type StateWrite = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+
+/**
+ * What runs work under a per-record lock: a handler's `context.lock`. {@link KeyedLock} is one; in
+ * a webhook that took its record's lock with its idempotency record, `run` on that key uses the
+ * lock already held (no call to DynamoDB).
+ *
+ * @example
+ * ```ts
+ * async function markPaid(lock: RecordLock, orders: EntityClient<Order>, orderId: string) {
+ *   return lock.run(`order#${orderId}`, (hold) => orders.update(orderId, { status: "paid" }, hold.callOptions));
+ * }
+ * ```
+ */
+export interface RecordLock {
+  /**
+   * Runs `fn` holding the lock on `key`; waits a while for a busy one, then throws
+   * {@link RetryLaterError} (answered 503 + `Retry-After`).
+   */
+  run<T>(key: string, fn: (hold: LockHold) => Promise<T>): Promise<T>;
+}
+
+/**
+ * A lock taken with {@link KeyedLock.take}: held, and renewed while held, until {@link end}.
+ *
+ * @example
+ * ```ts
+ * async function applyOnce(lock: KeyedLock, claim: StateWrite, complete: StateWrite, orderId: string) {
+ *   const lease = await lock.take(`order#${orderId}`, claim);
+ *   await lease.run((hold) => orders.update(orderId, { status: "paid" }, hold.callOptions));
+ *   await lease.end(complete);
+ * }
+ * ```
+ */
+export interface LockLease {
+  readonly key: string;
+  /**
+   * Runs `fn` holding the lease. An error that leaves a write's outcome unknown, or a lease that
+   * may have lapsed, keeps the key until its lease lapses (as {@link KeyedLock.run} does).
+   */
+  run<T>(fn: (hold: LockHold) => Promise<T>): Promise<T>;
+  /**
+   * Stops renewing and lets the key go, in one `TransactWriteItems` with `write` when given (both
+   * or neither). `write` is made alone, and the key kept until its lease lapses, when a write
+   * under the lease may still land, the lease may have lapsed, or a {@link run} is still going
+   * (its invocation answered without waiting for it); alone too when someone else holds the key
+   * by now. Without `write`, a failed release is left to lapse.
+   */
+  end(write?: StateWrite): Promise<void>;
+}
+
 /** Whether an error leaves it unknown if a write made under the lock reached FLXBL. */
 const outcomeUnknown = (err: unknown) => (err as { outcomeUnknown?: unknown })?.outcomeUnknown === true;
 
@@ -126,6 +213,10 @@ export function lockItemId(key: string): string {
  * released early: it lapses a lease later, giving a request still in flight at FLXBL time to land
  * before anyone else reads the record.
  *
+ * The lock can also be taken in one `TransactWriteItems` with another write ({@link take}) and let
+ * go in one with another ({@link LockLease.end}): a webhook takes its record's lock with its
+ * event's idempotency record, and lets it go with the record's completion.
+ *
  * @example
  * ```ts
  * const lock = new KeyedLock({ tableName: stateTableName(env), namespaces: ["order"] });
@@ -135,7 +226,7 @@ export function lockItemId(key: string): string {
  * });
  * ```
  */
-export class KeyedLock {
+export class KeyedLock implements RecordLock {
   readonly #table: string;
   readonly #namespaces: readonly string[] | undefined;
   readonly #client: DynamoDBDocumentClient;
@@ -162,6 +253,49 @@ export class KeyedLock {
    * the record before taking the lock needs to re-read it only if someone held the lock since.
    */
   async run<T>(key: string, fn: (hold: LockHold) => Promise<T>): Promise<T> {
+    const lease = await this.#wait(key, (id, owner) => this.#take(id, owner));
+    try {
+      return await lease.run(fn);
+    } finally {
+      await lease.end();
+    }
+  }
+
+  /**
+   * Takes the lock on `key` in one `TransactWriteItems` with `write` (both or neither), waiting for
+   * a busy key as {@link run} does; the lease is held until its {@link LockLease.end}. When
+   * `write`'s own condition refuses it, the transaction's `TransactionCanceledException` is thrown
+   * at once, busy key or not: its first cancellation reason holds the item that condition saw
+   * when `write` asks for it (`ReturnValuesOnConditionCheckFailure: ALL_OLD`). A transaction
+   * returns no old item, so the hold's `lastReleasedAt` is the moment the lock was taken: anything
+   * read before may be stale.
+   */
+  take(key: string, write: StateWrite): Promise<LockLease> {
+    return this.#wait(key, async (id, owner) => {
+      const now = this.#now();
+      const put = this.#lockPut(id, owner, now);
+      try {
+        await this.#client.send(new TransactWriteCommand({ TransactItems: [write, { Put: put }] }));
+        return { lastReleasedAt: now, leaseUntil: put.Item.leaseUntil };
+      } catch (err) {
+        const codes = cancellationCodes(err);
+        if (codes?.[0] === "ConditionalCheckFailed") throw err;
+        // Busy: held by someone, or another transaction on one of the items is under way.
+        if (codes?.[1] === "ConditionalCheckFailed" || codes?.includes("TransactionConflict")) return undefined;
+        if (codes?.some((c) => throttled.has(c))) throw new StateUnavailableError("taking a lock", { cause: err });
+        throw stateStoreError("taking a lock", err);
+      }
+    });
+  }
+
+  /** Tries `attempt` until it takes the key, for up to `waitMs`; then the lease, renewed while held. */
+  async #wait(
+    key: string,
+    attempt: (
+      id: string,
+      owner: string,
+    ) => Promise<{ lastReleasedAt: number | undefined; leaseUntil: number } | undefined>,
+  ): Promise<Lease> {
     if (this.#namespaces && !this.#namespaces.some((ns) => key.startsWith(`${ns}#`)))
       throw new Error(
         `Lock key "${key}" is outside this function's declared lock namespaces (${this.#namespaces.join(", ") || "none"}); add its namespace to the manifest entry's locks`,
@@ -169,14 +303,14 @@ export class KeyedLock {
     const id = lockItemId(key);
     const owner = randomUUID();
     const giveUpAt = this.#now() + this.#waitMs;
-    let acquired: { lastReleasedAt: number | undefined; leaseUntil: number } | undefined;
-    for (let attempt = 0; ; attempt++) {
-      acquired = await this.#acquire(id, owner);
-      if (acquired) break;
+    let taken: { lastReleasedAt: number | undefined; leaseUntil: number } | undefined;
+    for (let n = 0; ; n++) {
+      taken = await attempt(id, owner);
+      if (taken) break;
       if (this.#now() >= giveUpAt) throw new RetryLaterError(`${key} is being changed by another invocation`, 1);
-      await sleep(Math.min(200, 10 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      await sleep(Math.min(200, 10 * 2 ** n) * (0.5 + Math.random() / 2));
     }
-    const hold = new Hold(key, acquired.lastReleasedAt, acquired.leaseUntil, this.#marginMs, this.#now);
+    const hold = new Hold(key, taken.lastReleasedAt, taken.leaseUntil, this.#marginMs, this.#now);
     const heartbeat = setInterval(
       () => {
         void this.#renew(id, owner).then(
@@ -188,36 +322,26 @@ export class KeyedLock {
       Math.max(50, Math.floor(this.#leaseMs / 3)),
     );
     heartbeat.unref();
-    let keep = false;
-    try {
-      return await fn(hold);
-    } catch (err) {
-      keep = outcomeUnknown(err) || hold.signal.aborted;
-      throw err;
-    } finally {
-      clearInterval(heartbeat);
-      hold.dispose();
-      // A write that may still land keeps the key until the lease lapses on its own.
-      if (!keep && !hold.mayStillLand) await this.#release(id, owner);
-    }
+    return new Lease(key, hold, heartbeat, this.#client, () => this.#releaseWrite(id, owner));
   }
 
-  async #acquire(
+  /** The lock item, written if the key is free or its lease lapsed. */
+  #lockPut(id: string, owner: string, now: number) {
+    return {
+      TableName: this.#table,
+      Item: { id, owner, leaseUntil: now + this.#leaseMs, expiration: this.#expiration(now) },
+      ConditionExpression: "attribute_not_exists(id) OR leaseUntil < :now",
+      ExpressionAttributeValues: { ":now": now },
+    };
+  }
+
+  async #take(
     id: string,
     owner: string,
   ): Promise<{ lastReleasedAt: number | undefined; leaseUntil: number } | undefined> {
-    const now = this.#now();
-    const leaseUntil = now + this.#leaseMs;
+    const put = this.#lockPut(id, owner, this.#now());
     try {
-      const out = await this.#client.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: { id, owner, leaseUntil, expiration: this.#expiration(now) },
-          ConditionExpression: "attribute_not_exists(id) OR leaseUntil < :now",
-          ExpressionAttributeValues: { ":now": now },
-          ReturnValues: "ALL_OLD",
-        }),
-      );
+      const out = await this.#client.send(new PutCommand({ ...put, ReturnValues: "ALL_OLD" }));
       const previous = out.Attributes ?? {};
       const released = typeof previous.releasedAt === "number" ? previous.releasedAt : Number.NEGATIVE_INFINITY;
       // Taken over from a holder that never released (its lease lapsed): it had the key until then.
@@ -226,9 +350,10 @@ export class KeyedLock {
           ? previous.leaseUntil
           : Number.NEGATIVE_INFINITY;
       const last = Math.max(released, lapsed);
-      return { lastReleasedAt: Number.isFinite(last) ? last : undefined, leaseUntil };
+      return { lastReleasedAt: Number.isFinite(last) ? last : undefined, leaseUntil: put.Item.leaseUntil };
     } catch (err) {
-      if (isConditionFailure(err)) return undefined;
+      // Busy: held by someone, or a transaction taking or letting go of it is under way.
+      if (isConditionFailure(err) || isTransactionConflict(err)) return undefined;
       throw stateStoreError("taking a lock", err);
     }
   }
@@ -260,24 +385,85 @@ export class KeyedLock {
     return Math.ceil(now / 1000) + 24 * 3600;
   }
 
-  async #release(id: string, owner: string): Promise<void> {
+  /** The release: the lock item marked free, if it is still ours. */
+  #releaseWrite(id: string, owner: string): { Update: NonNullable<StateWrite["Update"]> } {
     const now = this.#now();
+    return {
+      Update: {
+        TableName: this.#table,
+        Key: { id },
+        UpdateExpression: "SET leaseUntil = :zero, releasedAt = :now, expiration = :exp REMOVE #owner",
+        ConditionExpression: "#owner = :owner",
+        ExpressionAttributeNames: { "#owner": "owner" },
+        ExpressionAttributeValues: { ":owner": owner, ":zero": 0, ":now": now, ":exp": this.#expiration(now) },
+      },
+    };
+  }
+}
+
+/** A held lock: its hold, its renewal, and how it is let go. */
+class Lease implements LockLease {
+  #running = 0;
+  /** A run failed with a write's outcome unknown, or after the lease may have lapsed. */
+  #keep = false;
+
+  constructor(
+    readonly key: string,
+    private readonly hold: Hold,
+    private readonly heartbeat: NodeJS.Timeout,
+    private readonly client: DynamoDBDocumentClient,
+    private readonly release: () => { Update: NonNullable<StateWrite["Update"]> },
+  ) {}
+
+  async run<T>(fn: (hold: LockHold) => Promise<T>): Promise<T> {
+    this.#running++;
     try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { id },
-          UpdateExpression: "SET leaseUntil = :zero, releasedAt = :now, expiration = :exp REMOVE #owner",
-          ConditionExpression: "#owner = :owner",
-          ExpressionAttributeNames: { "#owner": "owner" },
-          ExpressionAttributeValues: { ":owner": owner, ":zero": 0, ":now": now, ":exp": this.#expiration(now) },
-        }),
-      );
+      return await fn(this.hold);
     } catch (err) {
-      // Our lease ran out and someone else holds it now: theirs to release. Any other failure
-      // leaves our lease to lapse on its own; the work itself is done.
-      if (!isConditionFailure(err)) return;
+      if (outcomeUnknown(err) || this.hold.signal.aborted) this.#keep = true;
+      throw err;
+    } finally {
+      this.#running--;
     }
+  }
+
+  async end(write?: StateWrite): Promise<void> {
+    clearInterval(this.heartbeat);
+    // A run still going keeps its hold's timer, which aborts it before the lease lapses.
+    if (this.#running === 0) this.hold.dispose();
+    const keep = this.#keep || this.hold.mayStillLand || this.#running > 0;
+    for (let attempt = 0; !keep && attempt < 3; attempt++) {
+      try {
+        if (write) await this.client.send(new TransactWriteCommand({ TransactItems: [write, this.release()] }));
+        else await this.client.send(new UpdateCommand(this.release().Update));
+        return;
+      } catch (err) {
+        const codes = cancellationCodes(err);
+        // A transaction on the lock item (someone taking it) is under way: try again, briefly.
+        if (isTransactionConflict(err) || codes?.includes("TransactionConflict")) {
+          await sleep(10 * 2 ** attempt);
+          continue;
+        }
+        // Alone, any failure leaves the lease to lapse on its own: the work itself is done.
+        if (!write) return;
+        if (!codes) throw stateStoreError("letting a lock go", err);
+        // Our lease lapsed and someone else holds the key (theirs to let go), or DynamoDB refused
+        // the transaction for load: the write alone, below.
+        break;
+      }
+    }
+    if (write) await writeAlone(this.client, write);
+  }
+}
+
+/** One {@link StateWrite} as the single call it is. */
+async function writeAlone(client: DynamoDBDocumentClient, write: StateWrite): Promise<void> {
+  try {
+    if (write.Put) await client.send(new PutCommand(write.Put));
+    else if (write.Update) await client.send(new UpdateCommand(write.Update));
+    else if (write.Delete) await client.send(new DeleteCommand(write.Delete));
+  } catch (err) {
+    throw stateStoreError("writing with a lock", err);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { RecordContext, RecordOutcome } from "@flxbl-lambda/core/jobs";
 import type { EntityClient, ErrorLogger, FlxblRecord, Where } from "@flxbl-lambda/core/lambda";
-import type { KeyedLock } from "@flxbl-lambda/core/state";
+import type { RecordLock } from "@flxbl-lambda/core/state";
 import type { Order } from "../types.js";
 
 /** The orders a run expires: pending, created before the run's cutoff. */
@@ -23,7 +23,7 @@ export const expiredWithPayment = "order-expired-with-payment";
  */
 export async function expireOrder(
   orders: EntityClient<Order>,
-  lock: KeyedLock,
+  lock: RecordLock,
   order: FlxblRecord<Order>,
   context: RecordContext & { cutoff: string; now: () => Date; logger: Pick<ErrorLogger, "error"> },
 ): Promise<RecordOutcome> {

@@ -1,8 +1,20 @@
 import type { EntityClient } from "@flxbl-lambda/core/lambda";
-import type { KeyedLock } from "@flxbl-lambda/core/state";
+import type { RecordLock } from "@flxbl-lambda/core/state";
 import type { InventoryUpdated } from "../events.js";
 import type { Product } from "../types.js";
 import type { EventOutcome } from "./payments.js";
+
+/**
+ * The lock key of the product an `inventory.updated` event changes (`product#<data.sku>`), read
+ * from the verified payload before it is validated; undefined when it names no SKU. The
+ * inventory webhook takes this lock with the event's idempotency record (its `lockKey`).
+ */
+export function stockLockKey(webhook: { payload: Record<string, unknown> }): string | undefined {
+  const sku = (webhook.payload?.data as { sku?: unknown } | undefined)?.sku;
+  return typeof sku === "string" && sku !== "" ? productLockKey(sku) : undefined;
+}
+
+const productLockKey = (sku: string) => `product#${sku}`;
 
 /**
  * Sets a SKU's absolute stock if the update is newer than the one stored (`stockVersion`), so
@@ -11,11 +23,11 @@ import type { EventOutcome } from "./payments.js";
  */
 export async function applyStockUpdate(
   products: EntityClient<Product>,
-  lock: KeyedLock,
+  lock: RecordLock,
   update: InventoryUpdated,
 ): Promise<EventOutcome & { productId?: string }> {
   const { sku, quantity, version } = update.data;
-  return lock.run(`product#${sku}`, async (hold) => {
+  return lock.run(productLockKey(sku), async (hold) => {
     const [product, another] = await products.query({ where: { sku }, limit: 2 }, hold.callOptions);
     if (!product) return { status: "ignored", reason: `no product with sku ${sku}` };
     if (another) return { status: "ignored", reason: `sku ${sku} names more than one product` };

@@ -1,5 +1,5 @@
 import { type EntityClient, type FlxblRecord, RetryLaterError } from "@flxbl-lambda/core/lambda";
-import type { KeyedLock } from "@flxbl-lambda/core/state";
+import type { RecordLock } from "@flxbl-lambda/core/state";
 import type { PaymentEvent } from "../events.js";
 import type { Order } from "../types.js";
 
@@ -79,20 +79,33 @@ export interface PaymentSettings {
 }
 
 /**
+ * The lock key of the order a Stripe event changes (`order#<data.object.metadata.orderId>`), read
+ * from the verified payload before it is validated; undefined when it names no order. The
+ * payments webhook takes this lock with the event's idempotency record (its `lockKey`).
+ */
+export function paymentLockKey(webhook: { payload: Record<string, unknown> }): string | undefined {
+  const data = webhook.payload?.data as { object?: { metadata?: { orderId?: unknown } } } | undefined;
+  const orderId = data?.object?.metadata?.orderId;
+  return typeof orderId === "string" && orderId !== "" ? orderLockKey(orderId) : undefined;
+}
+
+const orderLockKey = (orderId: string) => `order#${orderId}`;
+
+/**
  * Applies a verified, validated Stripe event to its order (`data.object.metadata.orderId`),
  * holding the order's lock across read, decide and write so concurrent events cannot overwrite
  * each other. Every FLXBL call under the lock carries the lock's options, so none outlives it.
  */
 export async function applyPaymentEvent(
   orders: EntityClient<Order>,
-  lock: KeyedLock,
+  lock: RecordLock,
   event: PaymentEvent,
   settings: PaymentSettings = { liveOnly: false },
 ): Promise<EventOutcome> {
   if (settings.liveOnly && event.livemode === false)
     return { status: "ignored", reason: "a test-mode event (livemode: false) in production" };
   const orderId = event.data.object.metadata.orderId;
-  return lock.run(`order#${orderId}`, async (hold) => {
+  return lock.run(orderLockKey(orderId), async (hold) => {
     const order = await orders.find(orderId, hold.callOptions);
     if (!order) return { status: "ignored", reason: "order not found", orderId };
     const decision = decidePayment(order, event);

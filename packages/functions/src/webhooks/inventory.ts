@@ -1,13 +1,13 @@
 import { readFunctionEnv } from "@flxbl-lambda/core/lambda";
 import { webhookHandler } from "@flxbl-lambda/core/webhooks";
-import { applyStockUpdate } from "../domain/inventory.js";
+import { applyStockUpdate, stockLockKey } from "../domain/inventory.js";
 import { inventoryEvents } from "../events.js";
 import { inventoryWebhook } from "../manifest.js";
 import type { Product } from "../types.js";
 
 /** `POST /webhooks/inventory`: Standard Webhooks `inventory.updated`, verified, validated and applied once each. */
 export const handler = webhookHandler(
-  { spec: inventoryWebhook, env: readFunctionEnv(process.env), events: inventoryEvents },
+  { spec: inventoryWebhook, env: readFunctionEnv(process.env), events: inventoryEvents, lockKey: stockLockKey },
   async (_event, context) => {
     const { id, payload } = context.webhook;
     const outcome = await applyStockUpdate(context.flxbl.entity<Product>("Product"), context.lock, payload);

@@ -134,16 +134,21 @@ describe("payments webhook and expiry job when Secrets Manager or DynamoDB fail"
     const order = await newOrder();
     const event = succeeded(order.id);
     captureLogs();
-    // Idempotency record, lock taken, lock released: then DynamoDB goes away before the result is saved.
-    await ddb.failAfter(3, "reset");
+    // The idempotency record and the order's lock taken in one call: then DynamoDB goes away
+    // before the result is saved and the lock let go (the same call).
+    await ddb.failAfter(1, "reset");
 
     const first = await deliver(handler, event, { timeoutSeconds: 3 });
     const applied = await readOrder(order.id);
     await ddb.set("pass");
-    // The in-progress record (it could not be deleted) lasts the invocation's 3 s; then the redelivery runs.
+    // The in-progress record (it could not be deleted) lasts the invocation's 3 s, the order's
+    // lock (it could not be let go) its 10 s lease; then the redelivery runs.
     const early = await deliver(handler, event);
-    await new Promise((r) => setTimeout(r, 3_100));
-    const redelivered = await deliver(handler, event);
+    let redelivered = early;
+    for (const started = Date.now(); redelivered.statusCode === 503 && Date.now() - started < 12_000; ) {
+      await new Promise((r) => setTimeout(r, 500));
+      redelivered = await deliver(handler, event);
+    }
 
     expect(first.statusCode).toBe(503);
     expect(first.json).toEqual({ message: "Temporarily unavailable, retry later", requestId: expect.any(String) });

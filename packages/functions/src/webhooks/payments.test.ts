@@ -416,4 +416,28 @@ describe("payments webhook (Stripe), through the middy handler with API Gateway 
       expect((await readOrder(order.id)).status).toBe("paid");
     });
   });
+  describe("round trips, counted at the local endpoints", () => {
+    it("costs 2 DynamoDB calls and 2 FLXBL calls per applied event, and 1 DynamoDB call (no FLXBL call) per replayed duplicate", async () => {
+      const order = await newOrder();
+      const event = stripeEvent("payment_intent.succeeded", paymentIntent(order.id));
+      const counted = async () => {
+        h.flxbl.resetStats();
+        h.dynamodb.resetCalls();
+        const res = await deliver(event);
+        return { res, dynamodb: { ...h.dynamodb.calls }, flxbl: { ...h.flxbl.stats().routes } };
+      };
+
+      const applied = await counted();
+      const duplicate = await counted();
+
+      expect(applied.res.json).toMatchObject({ status: "applied" });
+      // The idempotency record claimed with the order's lock; completed with the lock let go.
+      expect(applied.dynamodb).toEqual({ TransactWriteItems: 2 });
+      expect(applied.flxbl).toEqual({ "GET /dynamic/Order/:id": 1, "PATCH /dynamic/Order/:id": 1 });
+      // Refused by the record's condition, answered from the item DynamoDB returns with the refusal.
+      expect(duplicate.res).toEqual(applied.res);
+      expect(duplicate.dynamodb).toEqual({ TransactWriteItems: 1 });
+      expect(duplicate.flxbl).toEqual({});
+    });
+  });
 });

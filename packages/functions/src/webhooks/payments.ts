@@ -1,6 +1,6 @@
 import { readFunctionEnv } from "@flxbl-lambda/core/lambda";
 import { webhookHandler } from "@flxbl-lambda/core/webhooks";
-import { applyPaymentEvent } from "../domain/payments.js";
+import { applyPaymentEvent, paymentLockKey } from "../domain/payments.js";
 import { paymentEvents } from "../events.js";
 import { isProductionStage, paymentsWebhook } from "../manifest.js";
 import type { Order } from "../types.js";
@@ -10,7 +10,8 @@ const settings = { liveOnly: isProductionStage(env.APP_STAGE) };
 
 /** `POST /webhooks/payments`: Stripe events, verified, validated per type and applied once each. */
 export const handler = webhookHandler(
-  { spec: paymentsWebhook, env, events: paymentEvents },
+  // The order's lock is taken with the event's idempotency record: one DynamoDB call, not two.
+  { spec: paymentsWebhook, env, events: paymentEvents, lockKey: paymentLockKey },
   async (_event, context) => {
     const { payload } = context.webhook;
     const outcome = await applyPaymentEvent(context.flxbl.entity<Order>("Order"), context.lock, payload, settings);

@@ -350,7 +350,7 @@ describe("runJob against the emulator and dynalite", () => {
   });
 
   it.each([
-    ["calls queue at the key's pacer", () => ({ waiting: 4, throttled: 0 })],
+    ["calls queue at the key's pacer", () => ({ waiting: 8, throttled: 0 })],
     [
       "the key's controller hears 429s",
       (() => {

@@ -98,8 +98,9 @@ export interface JobOptions<T extends object> {
   concurrency?: number;
   /**
    * The FLXBL key's rate controller, as the client shares it (`() => flxbl.pacing()`): the run
-   * works on fewer records at once while calls queue at the paced rate or 429s are heard, since
-   * more lanes than the paced rate can use only wait. @default undefined (adapts on 429 errors only)
+   * works on fewer records at once while calls queue at the paced rate or 429s are heard (more
+   * lanes than the paced rate can use only wait), and on more while nothing queues there.
+   * @default undefined (lanes follow the 429 errors the work throws)
    */
   pacing?: () => PacingSnapshot | undefined;
   logger: Pick<Logger, "info" | "warn" | "error">;
@@ -331,15 +332,18 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
   let limit = maxConcurrency;
   /** 429s the key's controller had heard at the last look. */
   let heard = options.pacing?.()?.throttled ?? 0;
-  /** One lane fewer when the key's controller says the lanes outrun the paced rate; whether it did. */
-  const slowedByPacing = (): boolean => {
+  /**
+   * Sizes the lanes by the key's rate controller, when there is one (after each record): one fewer
+   * when it heard 429s or two or more calls queue at its pace (the paced rate, not the lanes, sets
+   * the pace), one more when none waits (the pace may be starved). False without a controller.
+   */
+  const followPacing = (): boolean => {
     const pacing = options.pacing?.();
     if (!pacing) return false;
     const fresh = pacing.throttled > heard;
     heard = pacing.throttled;
-    // Calls queueing at the pacer (not held by a Retry-After): the paced rate, not the lanes, sets the pace.
-    if (!fresh && !(pacing.waiting > 1 && pacing.blockedUntil === 0)) return false;
-    limit = Math.max(1, limit - 1);
+    if (fresh || (pacing.waiting >= 2 && pacing.blockedUntil === 0)) limit = Math.max(1, limit - 1);
+    else if (pacing.waiting === 0) limit = Math.min(maxConcurrency, limit + 1);
     return true;
   };
   let pauseUntil = 0;
@@ -473,8 +477,7 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
                 slot.outcome = outcome ?? "unchanged";
                 if (outcome) count(outcome);
                 checkpoints.touch();
-                if (slowedByPacing()) streak = 0;
-                else if (++streak >= limit * 4 && limit < maxConcurrency) {
+                if (!followPacing() && ++streak >= limit * 4 && limit < maxConcurrency) {
                   limit++;
                   streak = 0;
                 }

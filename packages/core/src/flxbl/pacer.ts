@@ -30,7 +30,8 @@ const realClock: PacerClock = {
  *
  * @example
  * ```ts
- * await pacer.acquire({ cutoff: Date.now() + 100 }).catch((err) => {
+ * const pacer = pacerFor(env.FLXBL_URL, "flxbl_...");
+ * await pacer.acquire({ cutoff: Date.now() + 100 }).catch((err: unknown) => {
  *   if (err instanceof PaceDeadlineError) logger.warn("no turn before the deadline", { waitMs: err.waitMs });
  *   throw err;
  * });
@@ -60,9 +61,9 @@ interface Waiter {
  *
  * @example
  * ```ts
- * const pacer = new KeyPacer(new RateController({ budgetRps: 5 }));
+ * const pacer: KeyPacer = pacerFor(env.FLXBL_URL, "flxbl_...");
  * const ticket = await pacer.acquire({ cutoff: Date.now() + 10_000 });
- * const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+ * const res = await fetch(`${env.FLXBL_URL}/dynamic/Order`, { headers: { authorization: "Bearer flxbl_..." } });
  * pacer.answered(ticket, res.status, res.headers);
  * ```
  */

@@ -142,8 +142,8 @@ export function createFlxblClient(options: FlxblClientOptions): FlxblClient {
  */
 export class FlxblClient {
   readonly #options: FlxblClientOptions;
-  /** Shared with every client bound from this one: the pacer of the key last used. */
-  readonly #shared: { pacer?: KeyPacer };
+  /** Shared with every client bound from this one: the key last used and its pacer. */
+  readonly #shared: { pacer?: KeyPacer; key?: string };
   readonly #base: string;
   readonly #keys: ApiKeySource;
   readonly #fetch: typeof fetch;
@@ -151,7 +151,7 @@ export class FlxblClient {
   readonly #random: () => number;
 
   /** Use {@link createFlxblClient}. */
-  constructor(options: FlxblClientOptions, shared: { pacer?: KeyPacer } = {}) {
+  constructor(options: FlxblClientOptions, shared: { pacer?: KeyPacer; key?: string } = {}) {
     if (!/^https?:\/\//.test(options.baseUrl))
       throw new TypeError(`FLXBL baseUrl must be an http(s) URL, got "${options.baseUrl}"`);
     const budget = options.rateLimit?.rps;
@@ -307,10 +307,14 @@ export class FlxblClient {
 
   /** The container's pacer for `key`, with this client's budget applied; remembered for {@link pacing}. */
   #pacer(key: string): KeyPacer {
+    const shared = this.#shared;
+    // The same key as the last call (nearly always): no hash to take.
+    if (shared.pacer && shared.key === key) return shared.pacer;
     const pacer = pacerFor(this.#base, key);
     // The controller keeps the lowest budget declared for the key.
     pacer.controller.budget = this.#options.rateLimit?.rps;
-    this.#shared.pacer = pacer;
+    shared.pacer = pacer;
+    shared.key = key;
     return pacer;
   }
 

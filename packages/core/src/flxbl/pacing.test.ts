@@ -89,11 +89,12 @@ describe("FLXBL key pacing over HTTP (emulator token bucket, Retry-After in whol
     const { statuses, total } = flxbl.stats();
     expect(statuses["200"]).toBe(250);
     expect(statuses["429"] ?? 0).toBeLessThan(0.05 * total);
-    // The paced rate is a lower bound of R from what the server admitted: close under it.
+    // The paced rate is measured from what the server admitted, by the client's clock: near R
+    // (the simulated-clock test holds it to [0.9, 1] of R; here a loaded machine adds noise).
     const pacing = client.pacing();
     expect(pacing?.source).toBe("learned");
     expect(pacing?.rps).toBeGreaterThanOrEqual(0.85 * 50);
-    expect(pacing?.rps).toBeLessThanOrEqual(50);
+    expect(pacing?.rps).toBeLessThanOrEqual(1.05 * 50);
   });
 
   it("after a whole-second Retry-After, sends the held callers one by one, not together", async () => {

@@ -78,10 +78,10 @@ export interface AnswerHeard {
 export const pacingTuning = {
   /** Share of an advertised rate (limit / window) paced at: room for clock skew and jitter. */
   headerShare: 0.97,
-  /** Share of a rate learned from 429s paced at: room for the noise of send times measured at the client. */
-  learnedShare: 0.97,
   /** A learned rate is forgotten after this long without a 429 (limits change), and headers after this long unseen. */
   forgetAfterMs: 300_000,
+  /** Share of a rate learned from 429s paced at: room for the noise in the send times it is measured by. */
+  learnedShare: 0.97,
   /** A rate is measured over at least this long (shorter stretches are mostly noise). */
   minSpanMs: 250,
   /** Sends one episode keeps (a long one is cut into episodes of this many). */
@@ -133,7 +133,8 @@ interface Episode {
  *    achieved, steeply enough to find any R in a second or two, gently enough (2B per 0.5 s²)
  *    that overshooting R drains the bucket over about half a second.
  * 2. The next 429 ends the overshoot: R is the largest `(N(s) − N₁) / (T − s − T₁)` over the sends
- *    s at least 250 ms before it, and the key is paced at 97 % of it (room for the noise of client-side times).
+ *    s at least 250 ms before it (all send times, so a delay common to every send cancels out), and
+ *    the key is paced at 97 % of it, a margin for the noise in those times.
  * 3. A 429 with nothing admitted before it (someone else drained the limit) halves the rate and
  *    ramps again.
  * A key without a 429 for five minutes forgets what it learned (there is no probing above a
@@ -290,12 +291,11 @@ export class RateController {
       // Whatever the bucket held at a send s, the server admitted at most B + R·(T − s) from s to
       // the refusal at T, and B = N₁ − R·T₁: each s bounds R from below, and the largest bound (the
       // last s with a full bucket) is the rate.
-      // T is taken halfway between the refusal's send and its answer (when the server refused it,
-      // as far as the client can tell), s at its send: the round trip's noise lowers the bound.
-      const refusedAt = (ticket.at + now) / 2;
+      // Every time is a send time at the client: a delay common to every send (a busy event loop,
+      // the network) cancels out; the pace keeps a margin for the rest.
       let best = 0;
       for (const [i, at] of admitted.entries()) {
-        const span = refusedAt - at - burst.spanMs;
+        const span = ticket.at - at - burst.spanMs;
         if (span < pacingTuning.minSpanMs) break;
         best = Math.max(best, ((admitted.length - i - burst.size) * 1000) / span);
       }

@@ -195,7 +195,7 @@ export class KeyPacer {
       const waiter = this.#queue.shift() as Waiter;
       this.#settle(waiter);
       this.#waitedMs += now - waiter.enqueuedAt;
-      waiter.resolve(this.controller.started(now));
+      waiter.resolve(this.controller.started(now, true));
     }
   }
 }

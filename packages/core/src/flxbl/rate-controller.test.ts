@@ -86,6 +86,22 @@ describe("RateController against a token bucket (simulated clock)", () => {
   });
 });
 
+describe("RateController ramp", () => {
+  it("rises only while it holds calls back, not while the callers send slower than it", () => {
+    const controller = new RateController();
+    const burst = [0, 0, 0, 0, 0].map((t) => controller.started(t));
+    const refused = controller.started(0);
+    for (const t of burst) controller.answered(t, 20, { status: 200 });
+    controller.answered(refused, 20, { status: 429, retryAfterMs: 1_000 });
+    const start = controller.rate(1_020).rps as number;
+    // Ten seconds of calls 200 ms apart, each sent at once (no caller waited for the pace).
+    for (let now = 1_020; now < 11_020; now += 200)
+      controller.answered(controller.started(now), now + 20, { status: 200 });
+    // Unchecked, the ramp would be at start + 40 rps/s × 10 s = 405 rps by now.
+    expect(controller.rate(11_020).rps).toBeLessThan(start + 40 * 2);
+  });
+});
+
 describe("RateController headers", () => {
   it("holds the key until a long window resets when nothing remains", () => {
     const controller = new RateController();

@@ -131,7 +131,8 @@ interface Episode {
  * 1. An unpaced key's first 429 ends a burst from a full bucket: its N₁ sends in T₁ give
  *    `B = N₁ − R·T₁`. R is not known yet: after the hold the key ramps up from what that cycle
  *    achieved, steeply enough to find any R in a second or two, gently enough (2B per 0.5 s²)
- *    that overshooting R drains the bucket over about half a second.
+ *    that overshooting R drains the bucket over about half a second. The ramp rises only while
+ *    it holds calls back, so callers slower than R do not leave it far above what they send.
  * 2. The next 429 ends the overshoot: R is the largest `(N(s) − N₁) / (T − s − T₁)` over the sends
  *    s at least 250 ms before it (all send times, so a delay common to every send cancels out), and
  *    the key is paced at 97 % of it, a margin for the noise in those times.
@@ -214,8 +215,11 @@ export class RateController {
     return Math.max(at, this.#lastSlot + interval - this.#slack(interval));
   }
 
-  /** A call starts at `now` (callers only start one when {@link nextStart} is not later). */
-  started(now: number): PaceTicket {
+  /**
+   * A call starts at `now` (callers only start one when {@link nextStart} is not later);
+   * `heldBack` when it had waited for its turn.
+   */
+  started(now: number, heldBack = false): PaceTicket {
     this.#started++;
     const rested = now - this.#lastSend >= pacingTuning.restMs;
     this.#lastSend = now;
@@ -227,6 +231,9 @@ export class RateController {
       const interval = 1000 / rps;
       const due = this.#lastSlot + interval;
       this.#lastSlot = now > due + this.#slack(interval) ? now : due;
+      // A ramp rises only while it holds calls back: time the callers left it unused does not count.
+      const ramp = this.#learned;
+      if (!heldBack && ramp && ramp.slope > 0) ramp.from += Math.max(0, now - Math.max(due, ramp.from));
     }
     if (!this.#episode || rested || this.#episode.times.length >= pacingTuning.episodeLimit)
       this.#episode = { id: ++this.#episodes, start: now, rested, times: [] };

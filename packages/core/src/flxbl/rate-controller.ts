@@ -314,13 +314,14 @@ export class RateController {
         };
         return;
       }
-    } else if (episode.rested) {
-      // The first burst from a rested key: N₁ = B + R·T₁.
-      this.#burst = { size: admitted.length, spanMs: ticket.at - episode.start };
     }
-    // Nothing to measure the rate by yet: ramp up from what this cycle achieved, hold included.
+    // Nothing measured: this episode is the point the next is measured against (the first burst,
+    // N₁ = B + R·T₁, or one whose bucket the hold only partly refilled, as the next hold will),
+    // and the key ramps up from what this cycle achieved, hold included; from half of it after
+    // a ramp that failed to measure (a bucket of more than a hold's worth lets a cycle run above R).
+    if (episode.rested) this.#burst = { size: admitted.length, spanMs: ticket.at - episode.start };
     const cycle = (admitted.length * 1000) / Math.max(1, resume - episode.start);
-    this.#learned = { rps: cycle, from: resume, slope: this.#slope() };
+    this.#learned = { rps: burst === undefined ? cycle : cycle / 2, from: resume, slope: this.#slope() };
   }
 
   /** The ramp's slope: overshooting the rate by it for `rampDrainS` drains the bucket. */

@@ -135,7 +135,9 @@ interface Episode {
  *    it holds calls back, so callers slower than R do not leave it far above what they send.
  * 2. The next 429 ends the overshoot: R is the largest `(N(s) − N₁) / (T − s − T₁)` over the sends
  *    s at least 250 ms before it (all send times, so a delay common to every send cancels out), and
- *    the key is paced at 97 % of it, a margin for the noise in those times.
+ *    the key is paced at 97 % of it, a margin for the noise in those times. An episode that
+ *    measures nothing (too short, or begun on a bucket its hold only partly refilled) becomes the
+ *    reference point instead, and the key ramps again from half of what it achieved.
  * 3. A 429 with nothing admitted before it (someone else drained the limit) halves the rate and
  *    ramps again.
  * A key without a 429 for five minutes forgets what it learned (there is no probing above a

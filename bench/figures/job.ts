@@ -31,6 +31,8 @@ export interface JobRow {
   timeoutSeconds: number;
   /** Throttling the job's runner saw (429s past the client's own retries), from its summary. */
   clientThrottled: number;
+  /** The key's pacing at the end of the run (its rate and what set it, the runner's lanes), from the summary. */
+  pacing: { rps?: number; source?: string; throttled: number; lanes: number } | null;
   peakRssBytes: number;
   rssAfterBytes: number;
   /** Heap still in use after the run and a full GC: what the run kept. */
@@ -124,6 +126,7 @@ export async function jobRun(
       complete: boolean;
       pages: number;
       throttled: number;
+      pacing?: { rps?: number; source?: string; throttled: number; lanes: number };
     };
     const stats = emulator.stats();
     const seconds = (out.micros[0] as number) / 1e6;
@@ -144,6 +147,7 @@ export async function jobRun(
       msPerRecord: (seconds * 1000) / Math.max(1, summary.changed),
       timeoutSeconds,
       clientThrottled: summary.throttled,
+      pacing: summary.pacing ?? null,
       peakRssBytes: out.peakRss,
       jobCpuShare: (out.cpuMs - ready.cpuMs) / (seconds * 1000),
       serversCpuShare: (servers.user + servers.system) / 1000 / (seconds * 1000),

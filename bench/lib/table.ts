@@ -207,18 +207,23 @@ export function buildTable(m: Measured): TableRow[] {
     j.complete
       ? `${fmt.n(j.changed)} done`
       : `${fmt.n(j.changed)} of ${fmt.n(j.records)} done by its ${j.timeoutSeconds} s deadline`;
+  const paced = (j: JobRow) =>
+    j.pacing?.rps === undefined
+      ? ""
+      : `paced at ${fmt.n(j.pacing.rps, 1)} rps (${j.pacing.source}), ${j.pacing.lanes} lanes at the end; `;
   for (const j of limited) {
     const fraction = j.fractionOfR ?? 0;
+    const share429 = j.throttled429 / Math.max(1, j.requests);
     rows.push({
       fig: "4",
       measure: j.retryAfterHeader
         ? `expire-stale-orders, ${fmt.n(j.records)} records, R = ${j.rateLimit?.rps} rps (burst ${j.rateLimit?.burst})`
         : "  the same, 429s without Retry-After (diagnostic: the cost of the Retry-After waits)",
-      ours: `${fmt.n(j.recordsPerSecond, 1)} records/s, ${done(j)}, ${j.failed} failed, ${fmt.n(j.throttled429)} × 429; job CPU ${fmt.n(j.jobCpuShare, 2)} core`,
+      ours: `${fmt.n(j.recordsPerSecond, 1)} records/s, ${done(j)}, ${j.failed} failed, ${fmt.n(j.throttled429)} × 429 (${fmt.n(share429 * 100, 1)}% of ${fmt.n(j.requests)} requests); ${paced(j)}job CPU ${fmt.n(j.jobCpuShare, 2)} core`,
       baseline: `R = ${j.rateLimit?.rps} rps`,
       versus: `${fmt.n(fraction, 2)} of R`,
-      target: j.retryAfterHeader ? "≥ 0.9 of R, 0 failures" : "",
-      met: j.retryAfterHeader ? met(fraction >= 0.9 && j.failed === 0 && j.complete) : "",
+      target: j.retryAfterHeader ? "≥ 0.9 of R, 0 failures, complete in deadline, 429s < 5%" : "",
+      met: j.retryAfterHeader ? met(fraction >= 0.9 && j.failed === 0 && j.complete && share429 < 0.05) : "",
     });
   }
   for (const j of free)

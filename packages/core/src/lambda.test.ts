@@ -10,6 +10,7 @@ import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
 import type { APIGatewayProxyEventV2, Context, ScheduledEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { appSchema } from "../../emulator/src/test-helpers.js";
+import { resetPacers } from "./flxbl/pacer.js";
 import type { FlxblRecord } from "./flxbl/types.js";
 import { JobFailedError } from "./jobs/runner.js";
 import { SecretLoader } from "./keys/secret-loader.js";
@@ -154,6 +155,8 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
   });
 
   beforeEach(() => {
+    // The tests share keys: none is held by the Retry-After another test's 429s set.
+    resetPacers();
     output = [];
     const capture = (chunk: unknown) => {
       output.push(String(chunk));

@@ -58,8 +58,8 @@ export interface HandlerContext extends FlxblContext {
  * ```
  */
 export interface FlxblHandlerOptions {
-  /** The function's manifest entry (its name, scopes and lock namespaces are used). */
-  spec: { name: string; scopes: readonly string[]; locks?: readonly string[] };
+  /** The function's manifest entry (its name, scopes, lock namespaces and rate budget are used). */
+  spec: { name: string; scopes: readonly string[]; locks?: readonly string[]; rateLimit?: { rps: number } };
   /** The function's environment, from `readFunctionEnv(process.env)`. */
   env: FunctionEnv;
   /** @default a redacting Powertools Logger named after the function */
@@ -128,6 +128,7 @@ export function flxblHandler<TEvent, TResult>(
         baseUrl: options.env.FLXBL_URL,
         secretId: options.env.FLXBL_SECRET_ARN,
         scopes: options.spec.scopes,
+        rateLimit: options.spec.rateLimit,
         secrets: options.secrets ?? functionSecretLoader(options.env, logger),
         // FLXBL calls give up before middy's early timeout fires, so they fail with a clear error.
         client: { safetyMarginMs: timeoutEarly + 500, ...options.client },

@@ -23,6 +23,8 @@ describe("defineManifest", () => {
   it("returns a valid manifest unchanged", () => {
     const manifest = [job, webhook] as const;
     expect(defineManifest(manifest)).toBe(manifest);
+    const budgeted = [{ ...job, rateLimit: { rps: 12.5 } }] as const;
+    expect(defineManifest(budgeted)).toBe(budgeted);
   });
 
   it.each([
@@ -43,6 +45,10 @@ describe("defineManifest", () => {
     ["a timeout over Lambda's limit", [{ ...job, timeoutSeconds: 901 }], "timeoutSeconds must be an integer in 1..900"],
     ["an HTTP timeout over API Gateway's", [{ ...webhook, timeoutSeconds: 60 }], "must be <= 30"],
     ["memory out of range", [{ ...job, memoryMb: 64 }], "memoryMb"],
+    ["a zero rate budget", [{ ...job, rateLimit: { rps: 0 } }], "rateLimit.rps must be a positive number"],
+    ["a negative rate budget", [{ ...job, rateLimit: { rps: -5 } }], "rateLimit.rps must be a positive number"],
+    ["an infinite rate budget", [{ ...job, rateLimit: { rps: Number.POSITIVE_INFINITY } }], "rateLimit.rps"],
+    ["a rate budget that is not a number", [{ ...webhook, rateLimit: { rps: "20" } }], "rateLimit.rps"],
     ["a handler without an export", [{ ...job, handler: "packages/functions/src/jobs/x" }], "handler must be"],
     [
       "an environment that names another secret",

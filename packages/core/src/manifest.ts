@@ -49,6 +49,12 @@ interface BaseSpec {
   /** Lambda memory in MB. @default 256 */
   memoryMb?: number;
   /**
+   * A budget for the function's FLXBL calls: its client never sends faster than `rps` requests per
+   * second (per container), so a job leaves room for the webhooks that share the tenant's rate
+   * limit. Without it the client still paces itself to what FLXBL's 429s teach. @default none
+   */
+  rateLimit?: { rps: number };
+  /**
    * Extra, non-secret environment variables. May tune the secret cache
    * (`FLXBL_SECRET_TTL_SECONDS`, `FLXBL_SECRET_MAX_STALE_SECONDS`) for this function; may not set
    * what is written from where it runs (`FLXBL_URL`, `FLXBL_SECRET_ARN`, `STATE_TABLE_NAME`,
@@ -121,7 +127,8 @@ const namePattern = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
 /**
  * Checks a manifest and returns it unchanged, or throws one error listing every problem:
- * duplicate names or routes, bad scopes, schedule syntax, timeouts and memory out of Lambda's range.
+ * duplicate names or routes, bad scopes, schedule syntax, timeouts and memory out of Lambda's range,
+ * a `rateLimit` that is not a positive number of requests per second.
  *
  * @example
  * ```ts
@@ -152,6 +159,9 @@ export function defineManifest<const T extends readonly FunctionSpec[]>(function
     const memory = fn.memoryMb ?? 256;
     if (!Number.isInteger(memory) || memory < 128 || memory > 10240)
       problems.push(`${at}: memoryMb must be an integer in 128..10240`);
+    const rps = fn.rateLimit?.rps;
+    if (fn.rateLimit !== undefined && !(typeof rps === "number" && Number.isFinite(rps) && rps > 0))
+      problems.push(`${at}: rateLimit.rps must be a positive number of requests per second`);
     if (fn.trigger.kind === "http") {
       try {
         signatureScheme((fn as WebhookSpec).signature);

@@ -70,7 +70,13 @@ export interface WebhookHandlerContext<W = VerifiedWebhook> extends HandlerConte
  * ```
  */
 export interface WebhookHandlerOptions<E extends WebhookEvents = WebhookEvents> extends FlxblHandlerOptions {
-  spec: { name: string; scopes: readonly string[]; signature: SignatureSchemeName; locks?: readonly string[] };
+  spec: {
+    name: string;
+    scopes: readonly string[];
+    signature: SignatureSchemeName;
+    locks?: readonly string[];
+    rateLimit?: { rps: number };
+  };
   /**
    * The event types handled, each with its payload's schema: other types are answered 200
    * `{"status":"ignored"}` before the handler runs, and a payload its schema refuses gets 400 with

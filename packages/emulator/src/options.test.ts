@@ -46,6 +46,7 @@ describe("defaultBehaviour", () => {
       extendedOperators: false,
       uniqueFields: {},
       retryAfterHeader: true,
+      rateLimitHeaders: false,
       apiKeyListShape: "array",
     });
   });

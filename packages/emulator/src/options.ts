@@ -72,6 +72,14 @@ export interface BehaviourOptions {
    */
   retryAfterHeader: boolean;
   /**
+   * Whether answers under a `rateLimit` carry the IETF draft's rate-limit headers:
+   * `RateLimit-Policy: "bucket";q=<rps>;w=1` and `RateLimit: "bucket";r=<tokens left>;t=<seconds to
+   * the next token>`. FLXBL documents no rate-limit headers, so off by default (the client then
+   * learns the limit from 429s).
+   * @default false
+   */
+  rateLimitHeaders: boolean;
+  /**
    * `GET /api-keys` (not documented by FLXBL): every key as a bare array, or the slice `limit`
    * and `offset` ask for when given (`array`); or one page `{data, pagination:{limit, offset,
    * total}}` (`envelope`, page size `defaultLimit` unless `limit` is given). Pages are capped at
@@ -121,6 +129,7 @@ export const defaultBehaviour: BehaviourOptions = {
   extendedOperators: false,
   uniqueFields: {},
   retryAfterHeader: true,
+  rateLimitHeaders: false,
   apiKeyListShape: "array",
 };
 

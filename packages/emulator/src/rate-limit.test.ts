@@ -115,6 +115,32 @@ describe("rate limit over HTTP", () => {
     expect(res.headers.has("retry-after")).toBe(false);
   });
 
+  it("sends no rate-limit headers by default (FLXBL documents none)", async () => {
+    const flxbl = await emulator({ rateLimit: { rps: 1, burst: 1 } });
+
+    const res = await as(flxbl, flxbl.adminKey).get("/dynamic/Product");
+
+    expect(res.status).toBe(200);
+    expect([...res.headers.keys()].filter((name) => name.includes("ratelimit"))).toEqual([]);
+  });
+
+  it("sends the IETF draft's RateLimit-Policy and RateLimit with behaviour.rateLimitHeaders", async () => {
+    const flxbl = await emulator({ rateLimit: { rps: 2, burst: 2 }, behaviour: { rateLimitHeaders: true } });
+
+    const [first, second, third] = [
+      await as(flxbl, flxbl.adminKey).get("/dynamic/Product"),
+      await as(flxbl, flxbl.adminKey).get("/dynamic/Product"),
+      await as(flxbl, flxbl.adminKey).get("/dynamic/Product"),
+    ];
+
+    expect(first.headers.get("ratelimit-policy")).toBe('"bucket";q=2;w=1');
+    expect(first.headers.get("ratelimit")).toBe('"bucket";r=1;t=0');
+    expect(second.headers.get("ratelimit")).toBe('"bucket";r=0;t=1');
+    expect(third.status).toBe(429);
+    expect(third.headers.get("ratelimit")).toBe('"bucket";r=0;t=1');
+    expect(third.headers.get("retry-after")).toBe("1");
+  });
+
   it("stops throttling once PATCH /_emulator/config sets rateLimit to null", async () => {
     const flxbl = await emulator({ rateLimit: { rps: 0.5, burst: 1 } });
     expect(await statuses(flxbl, flxbl.adminKey, 2)).toEqual([200, 429]);

@@ -43,4 +43,21 @@ export class RateLimiter {
     }
     return (1 - bucket.tokens) / limit.rps;
   }
+
+  /**
+   * What `key`'s bucket holds after its last `take`, as the IETF draft's headers (FLXBL documents
+   * none: the emulator sends them only with `behaviour.rateLimitHeaders`): the policy, `rps` per
+   * 1-second window, and what remains, with the seconds until the next token.
+   */
+  headers(key: string): Record<string, string> {
+    const limit = this.#limit;
+    const bucket = this.#buckets.get(key);
+    if (!limit || !bucket) return {};
+    const remaining = Math.floor(bucket.tokens);
+    const next = remaining > 0 ? 0 : Math.ceil((1 - bucket.tokens) / limit.rps);
+    return {
+      "ratelimit-policy": `"bucket";q=${limit.rps};w=1`,
+      ratelimit: `"bucket";r=${remaining};t=${next}`,
+    };
+  }
 }

@@ -98,6 +98,7 @@ const runtimeConfigSchema = z
         extendedOperators: z.boolean(),
         uniqueFields: z.record(z.string(), z.array(z.string())),
         retryAfterHeader: z.boolean(),
+        rateLimitHeaders: z.boolean(),
         apiKeyListShape: z.enum(["array", "envelope"]),
       })
       .strict()
@@ -569,10 +570,10 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
     return { id: stored.id, scopes: stored.scopes, admin: false };
   }
 
-  function throttled(seconds: number): ApiError {
+  function throttled(seconds: number, limitHeaders: Record<string, string> = {}): ApiError {
     const headers: Record<string, string> = behaviour.retryAfterHeader
-      ? { "retry-after": String(Math.max(0, Math.ceil(seconds))) }
-      : {};
+      ? { ...limitHeaders, "retry-after": String(Math.max(0, Math.ceil(seconds))) }
+      : { ...limitHeaders };
     return new ApiError(429, "ThrottlerException: Too Many Requests", {}, headers);
   }
 
@@ -666,6 +667,7 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
     const ctx: Ctx = { method, segments, query: url.searchParams, body: undefined, principal: anonymous };
     const { template, run } = route(ctx);
     let reply: Reply;
+    let limitHeaders: Record<string, string> = {};
     try {
       if (faults.latencyMs > 0) await sleep(faults.latencyMs);
       if (faults.rateLimitBurst > 0) {
@@ -678,7 +680,8 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
       }
       ctx.principal = authenticate(req);
       const wait = limiter.take(ctx.principal.id);
-      if (wait > 0) throw throttled(wait);
+      if (behaviour.rateLimitHeaders) limitHeaders = limiter.headers(ctx.principal.id);
+      if (wait > 0) throw throttled(wait, limitHeaders);
       if (writeMethods.has(method)) ctx.body = await readBody(req);
       reply = run();
     } catch (err) {
@@ -690,7 +693,7 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
       res.socket?.destroy();
       return template;
     }
-    send(res, reply.status, reply.body);
+    send(res, reply.status, reply.body, limitHeaders);
     return template;
   }
 

@@ -21,6 +21,7 @@ import {
   FlxblTimeoutError,
   FlxblValidationError,
 } from "./errors.js";
+import { resetPacers } from "./pacer.js";
 import type { Edge, FlxblRecord } from "./types.js";
 
 interface Order {
@@ -78,6 +79,8 @@ async function reset(flxbl: Emulator): Promise<void> {
   if (res.status !== 204) throw new Error(`resetting the emulator answered ${res.status}`);
   // The reset endpoint keeps behaviour options (and the rate limit) as they were.
   flxbl.configure({ behaviour: defaultBehaviour, rateLimit: null });
+  // And the container's rate controllers forget what the last test's 429s taught them.
+  resetPacers();
 }
 
 /** One emulator for the enclosing describe, reset before each of its tests. */

@@ -7,11 +7,14 @@ import {
   FlxblAuthError,
   type FlxblError,
   FlxblNetworkError,
+  FlxblRateLimitError,
   FlxblResponseError,
   FlxblScopeError,
   FlxblTimeoutError,
   retryAdvice,
 } from "./errors.js";
+import { type KeyPacer, PaceDeadlineError, pacerFor } from "./pacer.js";
+import type { PaceTicket, PacingSnapshot } from "./rate-controller.js";
 import { type AttemptFailure, decideRetry, type RetryOptions, type RetrySettings, retrySettings } from "./retry.js";
 import { grants, scopeFor } from "./scopes.js";
 import type { RequestSpec } from "./send.js";
@@ -94,6 +97,13 @@ export interface FlxblClientOptions {
   random?: () => number;
   /** Clock in epoch ms. @default Date.now */
   now?: () => number;
+  /**
+   * A budget for this key: the client never sends faster than `rps` and paces at it from the
+   * first request (the manifest entry's `rateLimit`), so a job leaves room for the webhooks that
+   * share the tenant's limit. Without it the key is still paced, at what FLXBL's rate-limit
+   * headers advertise or what its 429s teach. @default undefined (no budget)
+   */
+  rateLimit?: { rps: number };
 }
 
 const defaults = {
@@ -132,6 +142,8 @@ export function createFlxblClient(options: FlxblClientOptions): FlxblClient {
  */
 export class FlxblClient {
   readonly #options: FlxblClientOptions;
+  /** Shared with every client bound from this one: the key last used and its pacer. */
+  readonly #shared: { pacer?: KeyPacer; key?: string };
   readonly #base: string;
   readonly #keys: ApiKeySource;
   readonly #fetch: typeof fetch;
@@ -139,10 +151,14 @@ export class FlxblClient {
   readonly #random: () => number;
 
   /** Use {@link createFlxblClient}. */
-  constructor(options: FlxblClientOptions) {
+  constructor(options: FlxblClientOptions, shared: { pacer?: KeyPacer; key?: string } = {}) {
     if (!/^https?:\/\//.test(options.baseUrl))
       throw new TypeError(`FLXBL baseUrl must be an http(s) URL, got "${options.baseUrl}"`);
+    const budget = options.rateLimit?.rps;
+    if (options.rateLimit !== undefined && !(typeof budget === "number" && Number.isFinite(budget) && budget > 0))
+      throw new TypeError(`FLXBL rateLimit.rps must be a positive number of requests per second, got ${budget}`);
     this.#options = options;
+    this.#shared = shared;
     this.#base = options.baseUrl.replace(/\/+$/, "");
     const key = options.apiKey;
     this.#keys = typeof key === "string" ? { get: async () => key } : key;
@@ -166,7 +182,23 @@ export class FlxblClient {
    * ```
    */
   bind(binding: { deadline?: number; signal?: AbortSignal }): FlxblClient {
-    return new FlxblClient({ ...this.#options, apiKey: this.#keys, ...binding });
+    return new FlxblClient({ ...this.#options, apiKey: this.#keys, ...binding }, this.#shared);
+  }
+
+  /**
+   * The rate controller's state for the key this client (or the client it was bound from) last
+   * sent with: the paced rate and what sets it, a `Retry-After` hold, callers waiting, totals.
+   * One controller per key is shared by every client and caller in the container. Undefined
+   * before the first call.
+   *
+   * @example
+   * ```ts
+   * await orders.list();
+   * const pacing = client.pacing(); // e.g. { rps: 48.5, source: "headers", blockedUntil: 0, waiting: 0, ... }
+   * ```
+   */
+  pacing(): PacingSnapshot | undefined {
+    return this.#shared.pacer?.snapshot();
   }
 
   /**
@@ -214,6 +246,9 @@ export class FlxblClient {
       if (caller?.aborted) throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: lastError });
       const key = freshKey ?? (await this.#keys.get());
       freshKey = undefined;
+      const pacer = this.#pacer(key);
+      const ticket = await this.#turn(site, pacer, cutoff, caller, attempt > 1, lastError);
+      const sendLeft = cutoff - this.#now();
 
       let answer: Answer;
       try {
@@ -222,7 +257,7 @@ export class FlxblClient {
           method: spec.method,
           key,
           body,
-          timeoutMs: Math.min(left, this.#options.attemptTimeoutMs ?? defaults.attemptTimeoutMs),
+          timeoutMs: Math.max(1, Math.min(sendLeft, this.#options.attemptTimeoutMs ?? defaults.attemptTimeoutMs)),
           signal: caller,
           write: spec.need.op !== "read",
           onUnknownOutcome: spec.onUnknownOutcome,
@@ -243,6 +278,7 @@ export class FlxblClient {
         continue;
       }
 
+      pacer.answered(ticket, answer.status, answer.headers);
       if (answer.status >= 200 && answer.status < 300) return parseBody<R>(site, answer);
       if (answer.status >= 300 && answer.status < 400) {
         throw new FlxblResponseError(site, "answered a redirect; not followed, so the API key goes nowhere else", {
@@ -264,9 +300,48 @@ export class FlxblClient {
         }
       }
       lastError = error;
-      await this.#backoff(site, attempt, retry, spec.idempotent, error, cutoff, caller);
+      await this.#backoff(site, attempt, retry, spec.idempotent, error, cutoff, caller, pacer);
     }
     throw lastError ?? new FlxblResponseError(site, "was not attempted");
+  }
+
+  /** The container's pacer for `key`, with this client's budget applied; remembered for {@link pacing}. */
+  #pacer(key: string): KeyPacer {
+    const shared = this.#shared;
+    // The same key as the last call (nearly always): no hash to take.
+    if (shared.pacer && shared.key === key) return shared.pacer;
+    const pacer = pacerFor(this.#base, key);
+    // The controller keeps the lowest budget declared for the key.
+    pacer.controller.budget = this.#options.rateLimit?.rps;
+    shared.pacer = pacer;
+    shared.key = key;
+    return pacer;
+  }
+
+  /** Waits for this call's turn at the key's pace; a turn past the cutoff or an abort is a timeout. */
+  async #turn(
+    site: CallSite,
+    pacer: KeyPacer,
+    cutoff: number,
+    caller: AbortSignal | undefined,
+    retry: boolean,
+    lastError: FlxblError | undefined,
+  ): Promise<PaceTicket> {
+    try {
+      return await pacer.acquire({ signal: caller, cutoff, urgent: retry });
+    } catch (err) {
+      if (err instanceof PaceDeadlineError)
+        throw new FlxblTimeoutError(
+          site,
+          `was not sent: its turn at the key's rate limit (in ${Math.round(err.waitMs)} ms) would pass the deadline`,
+          {
+            cause: lastError,
+            retryAfterMs: Math.max(Math.round(err.waitMs), retryAdvice(lastError).afterMs ?? 0),
+          },
+        );
+      // The signal's reason (a lost lock, middy's timeout) says more than the last failure.
+      throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: err instanceof Error ? err : lastError });
+    }
   }
 
   #url(spec: RequestSpec): string {
@@ -289,14 +364,18 @@ export class FlxblClient {
     error: FlxblError,
     cutoff: number,
     caller: AbortSignal | undefined,
+    pacer?: KeyPacer,
   ): Promise<void> {
+    // A 429 holds the whole key in its pacer (until its Retry-After): the next attempt waits there
+    // for its turn, with every other caller, and sleeps here only for backoff beyond that turn.
+    const turnMs = pacer !== undefined && error instanceof FlxblRateLimitError ? pacer.delayMs(0) : 0;
     const decision = decideRetry({
       attempt,
       settings,
       random: this.#random,
       failure: failureOf(error),
       idempotent,
-      floorMs: retryAdvice(error).afterMs,
+      floorMs: Math.max(turnMs, retryAdvice(error).afterMs ?? 0) || undefined,
       leftMs: cutoff - this.#now(),
     });
     if (decision.action === "stop") {
@@ -308,8 +387,9 @@ export class FlxblClient {
     }
     const wait = decision.waitMs;
     this.#options.logger?.debug("retrying FLXBL call", { ...site, attempt, waitMs: wait, status: error.status });
+    if (wait <= turnMs) return;
     try {
-      await sleep(wait, undefined, { signal: caller });
+      await sleep(wait - turnMs, undefined, { signal: caller });
     } catch (err) {
       throw new FlxblTimeoutError(site, "was aborted by the caller", { cause: err });
     }

@@ -18,5 +18,6 @@ export {
   type RetryAdvice,
   retryAdvice,
 } from "./errors.js";
+export type { PacingSnapshot, PacingSource } from "./rate-controller.js";
 export * from "./scopes.js";
 export * from "./types.js";

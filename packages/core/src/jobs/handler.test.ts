@@ -12,6 +12,7 @@ import type { Emulator } from "@flxbl-lambda/emulator";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 // The emulator is the FLXBL stand-in these tests run against; core does not ship with it.
 import { as, keyWith, order, startAppEmulator } from "../../../emulator/src/test-helpers.js";
+import { resetPacers } from "../flxbl/pacer.js";
 import type { FlxblRecord } from "../flxbl/types.js";
 import { SecretLoader } from "../keys/secret-loader.js";
 import { lambdaContext, scheduledEvent } from "../testing/lambda-events.js";
@@ -61,9 +62,10 @@ describe("jobHandler, with a dummy job against the emulator, dynalite and a loca
       JobHandlerOptions<SweptOrder, P>,
       "process" | "prepare" | "onSweepComplete" | "pageSize" | "concurrency" | "stopMarginMs" | "timeoutEarlyInMillis"
     >,
+    entry: { rateLimit?: { rps: number } } = {},
   ) {
     return jobHandler<SweptOrder, P>({
-      spec: { ...spec, name: `${spec.name}-${batch}` },
+      spec: { ...spec, ...entry, name: `${spec.name}-${batch}` },
       env: { FLXBL_URL: flxbl.url, FLXBL_SECRET_ARN: secretId, STATE_TABLE_NAME: tableName },
       secrets: new SecretLoader({ secretId, client: secretsClient }),
       dynamodb,
@@ -98,6 +100,8 @@ describe("jobHandler, with a dummy job against the emulator, dynalite and a loca
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     flxbl.configure({ faults: { errorBurst: 0, rateLimitBurst: 0, rateLimitBurstRetryAfter: 1, latencyMs: 0 } });
+    // The tests share one key: none inherits what another taught its rate controller.
+    resetPacers();
   });
   afterEach(() => {
     vi.restoreAllMocks();
@@ -138,6 +142,29 @@ describe("jobHandler, with a dummy job against the emulator, dynalite and a loca
     expect(ends).toEqual([5, 0]);
     // A rerun finds nothing left to do.
     expect(again).toMatchObject({ complete: true, scanned: 0, changed: 0 });
+  });
+
+  it("paces its FLXBL calls at its manifest entry's rateLimit, and reports the pacing in the summary", async () => {
+    // Prepare
+    const { batch } = await seedOrders(12);
+    const job = makeJob(
+      batch,
+      {
+        process: async (record, { records }) => {
+          await records.update(record.id, { status: "expired" });
+          return "changed" as const;
+        },
+      },
+      { rateLimit: { rps: 20 } },
+    );
+
+    // Act
+    const summary = await invoke(job);
+
+    // Assess
+    expect(summary).toMatchObject({ complete: true, changed: 12, pacing: { rps: 20, source: "budget", throttled: 0 } });
+    // 13 calls or more (a page read, 12 updates) at 20 per second: no sooner than 12 intervals.
+    expect(summary.durationMs).toBeGreaterThanOrEqual(12 * 50 - 20);
   });
 
   it("stops taking records at the stop margin, and the next invocation resumes from the checkpoint", async () => {

@@ -73,7 +73,7 @@ export interface JobRecordContext<T extends object, P = undefined> extends Recor
  * ```
  */
 export interface JobHandlerOptions<T extends object, P = undefined> extends FlxblHandlerOptions {
-  spec: { name: string; scopes: readonly string[]; locks?: readonly string[] };
+  spec: { name: string; scopes: readonly string[]; locks?: readonly string[]; rateLimit?: { rps: number } };
   /** The FLXBL entity the job sweeps (`Order`). */
   entity: string;
   /** Which records a run visits; may use the run's params. */
@@ -175,6 +175,7 @@ export function jobHandler<T extends object, P = undefined>(
         stopMarginMs,
         pageSize: options.pageSize,
         concurrency: options.concurrency,
+        pacing: () => context.flxbl.pacing(),
         leaseMs: options.leaseMs,
         logger: context.logger,
       });

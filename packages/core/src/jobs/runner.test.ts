@@ -349,6 +349,70 @@ describe("runJob against the emulator and dynalite", () => {
     expect(most).toBe(3);
   });
 
+  it.each([
+    ["calls queue at the key's pacer", () => ({ waiting: 8, throttled: 0 })],
+    [
+      "the key's controller hears 429s",
+      (() => {
+        let heard = 0;
+        return () => ({ waiting: 0, throttled: ++heard });
+      })(),
+    ],
+  ])("works on fewer records at once while %s", async (_, signal) => {
+    const { tag } = await seed(40);
+    let inFlight = 0;
+    let done = 0;
+    let mostLate = 0;
+    const pacing = () => ({
+      rps: 10,
+      source: "learned" as const,
+      blockedUntil: 0,
+      started: 0,
+      waitedMs: 0,
+      ...signal(),
+    });
+
+    const summary = await job(
+      tag,
+      async () => {
+        inFlight++;
+        if (done >= 16) mostLate = Math.max(mostLate, inFlight);
+        await sleep(5);
+        inFlight--;
+        done++;
+        return "unchanged";
+      },
+      { concurrency: 8, pacing },
+    );
+
+    expect(summary.pacing?.lanes).toBe(1);
+    expect(mostLate).toBe(1);
+  });
+
+  it("keeps its concurrency while the key's pacer has no queue", async () => {
+    const { tag } = await seed(40);
+    const pacing = () => ({
+      rps: 1000,
+      source: "learned" as const,
+      blockedUntil: 0,
+      started: 0,
+      waitedMs: 0,
+      waiting: 0,
+      throttled: 0,
+    });
+
+    const summary = await job(
+      tag,
+      async () => {
+        await sleep(5);
+        return "unchanged";
+      },
+      { concurrency: 8, pacing },
+    );
+
+    expect(summary.pacing).toEqual({ rps: 1000, source: "learned", throttled: 0, lanes: 8 });
+  });
+
   it("takes a record again after a 429 from the work and counts it once", async () => {
     const { tag, records } = await seed(30);
     const throttledOnce = new Set(records.slice(0, 5).map((r) => r.id));

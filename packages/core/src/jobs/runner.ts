@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { EntityClient } from "../flxbl/client.js";
 import { FlxblRateLimitError, FlxblTimeoutError, retryAdvice } from "../flxbl/errors.js";
+import type { PacingSnapshot } from "../flxbl/rate-controller.js";
 import type { FlxblRecord, Where } from "../flxbl/types.js";
 import { SecretUnavailableError } from "../keys/secret-loader.js";
 import { RetryLaterError } from "../middleware/errors.js";
@@ -95,6 +96,13 @@ export interface JobOptions<T extends object> {
   pageSize?: number;
   /** Records worked on at once, at most. @default 8 */
   concurrency?: number;
+  /**
+   * The FLXBL key's rate controller, as the client shares it (`() => flxbl.pacing()`): the run
+   * works on fewer records at once while calls queue at the paced rate or 429s are heard (more
+   * lanes than the paced rate can use only wait), and on more while nothing queues there.
+   * @default undefined (lanes follow the 429 errors the work throws)
+   */
+  pacing?: () => PacingSnapshot | undefined;
   logger: Pick<Logger, "info" | "warn" | "error">;
   /** Clock in epoch ms. @default Date.now */
   now?: () => number;
@@ -131,6 +139,11 @@ export interface JobSummary extends RunTotals {
   failures: Array<{ id: string; error: string }>;
   pages: number;
   throttled: number;
+  /**
+   * The FLXBL key's pacing at the end (with `pacing` given): the rate it was paced at and what set
+   * it, the 429s its controller heard, and the records the run worked on at once by then.
+   */
+  pacing?: { rps: number | undefined; source: PacingSnapshot["source"]; throttled: number; lanes: number };
   durationMs: number;
 }
 
@@ -255,8 +268,8 @@ class Checkpointer {
 
 /**
  * Sweeps every record matching `where` once per run: keyset paging on `id` (so the job's own
- * updates moving records out of the filter cannot make it skip any), bounded concurrency, 429
- * adaptation, and a DynamoDB checkpoint when the Lambda deadline nears, resumed by the next
+ * updates moving records out of the filter cannot make it skip any), bounded concurrency that
+ * follows the key's rate controller and 429s, and a DynamoDB checkpoint when the Lambda deadline nears, resumed by the next
  * invocation. Returns the summary; throws {@link JobFailedError} when records failed.
  *
  * The run's lease is renewed while it works, so a crashed invocation's run is taken over within
@@ -317,6 +330,22 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
   let throttled = 0;
   let recovered = 0;
   let limit = maxConcurrency;
+  /** 429s the key's controller had heard at the last look. */
+  let heard = options.pacing?.()?.throttled ?? 0;
+  /**
+   * Sizes the lanes by the key's rate controller, when there is one (after each record): one fewer
+   * when it heard 429s or two or more calls queue at its pace (the paced rate, not the lanes, sets
+   * the pace), one more when none waits (the pace may be starved). False without a controller.
+   */
+  const followPacing = (): boolean => {
+    const pacing = options.pacing?.();
+    if (!pacing) return false;
+    const fresh = pacing.throttled > heard;
+    heard = pacing.throttled;
+    if (fresh || (pacing.waiting >= 2 && pacing.blockedUntil === 0)) limit = Math.max(1, limit - 1);
+    else if (pacing.waiting === 0) limit = Math.min(maxConcurrency, limit + 1);
+    return true;
+  };
   let pauseUntil = 0;
   let longestPage = 0;
   let complete = false;
@@ -448,7 +477,7 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
                 slot.outcome = outcome ?? "unchanged";
                 if (outcome) count(outcome);
                 checkpoints.touch();
-                if (++streak >= limit * 4 && limit < maxConcurrency) {
+                if (!followPacing() && ++streak >= limit * 4 && limit < maxConcurrency) {
                   limit++;
                   streak = 0;
                 }
@@ -588,11 +617,16 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
     pages,
     throttled,
     recovered,
+    ...pacingSummary(options.pacing?.(), limit),
     durationMs: now() - started,
   };
   logger.info("job run finished", { ...summary });
   if (summary.failed > 0) throw new JobFailedError(summary);
   return summary;
+}
+
+function pacingSummary(pacing: PacingSnapshot | undefined, lanes: number): Pick<JobSummary, "pacing"> {
+  return pacing ? { pacing: { rps: pacing.rps, source: pacing.source, throttled: pacing.throttled, lanes } } : {};
 }
 
 /** The page a crashed invocation was working on, with what it saved as done; undefined when none. */

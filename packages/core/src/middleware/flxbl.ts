@@ -45,6 +45,11 @@ export interface FlxblMiddlewareOptions {
    * @default secretLoader({ secretId, ttlMs: secretTtlMs })
    */
   secrets?: SecretLoader;
+  /**
+   * The function's budget for FLXBL calls (its manifest entry's `rateLimit`): the client never
+   * sends faster. @default undefined (paced only by what FLXBL's 429s and headers teach)
+   */
+  rateLimit?: { rps: number };
   /** Client options: retries, margin, fetch. */
   client?: Pick<FlxblClientOptions, "retry" | "safetyMarginMs" | "attemptTimeoutMs" | "fetch" | "random">;
   /** Where the client logs retries and key refreshes. @default undefined (no logging) */
@@ -75,6 +80,7 @@ export function flxbl(options: FlxblMiddlewareOptions): MiddlewareObj<unknown, u
     baseUrl: options.baseUrl,
     apiKey: secrets.apiKeySource(),
     scopes: options.scopes,
+    rateLimit: options.rateLimit,
     logger: options.logger,
   });
 

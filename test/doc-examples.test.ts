@@ -19,11 +19,13 @@
  * Unused locals and parameters are allowed (an example may bind a value only to show it); every
  * other compiler option is the repo's. Other fences (```sh, ```json, ```text) are not compiled.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const repoRoot = resolve(fileURLToPath(new URL("../", import.meta.url)));
 const at = (path: string) => join(repoRoot, path);
@@ -514,5 +516,51 @@ describe("code examples in READMEs and TSDoc", () => {
     const unit = compiled.units.find((u) => u.snippet === snippet);
     expect(unit, "the snippet was placed in the program").toBeDefined();
     if (unit) expect(problems(compiled, unit)).toEqual([]);
+  });
+});
+
+/**
+ * `biome check` (format, lint, imports; the repo's settings) on `code` as the file at `path` would
+ * hold it, in a scratch copy of the repo's layout (so nothing else sees the file): its exit
+ * status and what it printed.
+ */
+function biomeCheck(scratch: string, path: string, code: string) {
+  const file = join(scratch, relative(repoRoot, path));
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, code);
+  const run = spawnSync(join(repoRoot, "node_modules/.bin/biome"), ["check", "--colors=off", relative(scratch, file)], {
+    cwd: scratch,
+    encoding: "utf8",
+  });
+  rmSync(file);
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+describe("a README recipe followed verbatim passes the project's lint", () => {
+  // A reader pastes a `// <path>` block into that file (or adds it there): it must come out as
+  // biome would write it, and pass biome's lint, or npm test fails right after following the docs.
+  const files = snippets.flatMap((s) => {
+    const placed = location(s);
+    return placed ? [[`${s.file}:${s.line}`, s, placed.path] as const] : [];
+  });
+  let scratch = "";
+  beforeAll(() => {
+    scratch = mkdtempSync(join(tmpdir(), "doc-recipes-"));
+    const settings = JSON.parse(readFileSync(at("biome.json"), "utf8")) as Record<string, unknown>;
+    delete settings.$schema;
+    writeFileSync(join(scratch, "biome.json"), JSON.stringify({ ...settings, vcs: { enabled: false } }));
+  });
+  afterAll(() => {
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("finds the recipes", () => {
+    expect(files.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it.each(files)("%s is formatted as biome formats it, and passes its lint", (_name, snippet, path) => {
+    const checked = biomeCheck(scratch, path, `${snippet.code.replace(/\n*$/, "")}\n`);
+    expect(checked.output).not.toMatch(/[×✖]/);
+    expect(checked.status, checked.output).toBe(0);
   });
 });

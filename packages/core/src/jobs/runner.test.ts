@@ -349,27 +349,20 @@ describe("runJob against the emulator and dynalite", () => {
     expect(most).toBe(3);
   });
 
-  it.each([
-    ["calls queue at the key's pacer", () => ({ waiting: 8, throttled: 0 })],
-    [
-      "the key's controller hears 429s",
-      (() => {
-        let heard = 0;
-        return () => ({ waiting: 0, throttled: ++heard });
-      })(),
-    ],
-  ])("works on fewer records at once while %s", async (_, signal) => {
+  it("works on fewer records at once while the key's controller hears 429s the work never sees", async () => {
     const { tag } = await seed(40);
     let inFlight = 0;
     let done = 0;
     let mostLate = 0;
+    let heard = 0;
     const pacing = () => ({
       rps: 10,
       source: "learned" as const,
       blockedUntil: 0,
       started: 0,
       waitedMs: 0,
-      ...signal(),
+      waiting: 0,
+      throttled: ++heard,
     });
 
     const summary = await job(
@@ -387,6 +380,35 @@ describe("runJob against the emulator and dynalite", () => {
 
     expect(summary.pacing?.lanes).toBe(1);
     expect(mostLate).toBe(1);
+  });
+
+  it("keeps its lanes while calls wait at the key's pace: the pace, not the lanes, sets the speed", async () => {
+    const { tag } = await seed(40);
+    let most = 0;
+    let inFlight = 0;
+    const pacing = () => ({
+      rps: 10,
+      source: "learned" as const,
+      blockedUntil: 0,
+      started: 0,
+      waitedMs: 0,
+      waiting: 6,
+      throttled: 0,
+    });
+
+    const summary = await job(
+      tag,
+      async () => {
+        most = Math.max(most, ++inFlight);
+        await sleep(5);
+        inFlight--;
+        return "unchanged";
+      },
+      { concurrency: 8, pacing },
+    );
+
+    expect(summary.pacing?.lanes).toBe(8);
+    expect(most).toBe(8);
   });
 
   it("keeps its concurrency while the key's pacer has no queue", async () => {

@@ -98,8 +98,9 @@ export interface JobOptions<T extends object> {
   concurrency?: number;
   /**
    * The FLXBL key's rate controller, as the client shares it (`() => flxbl.pacing()`): the run
-   * works on fewer records at once while calls queue at the paced rate or 429s are heard (more
-   * lanes than the paced rate can use only wait), and on more while nothing queues there.
+   * halves the records it works on at once when the controller heard 429s (which the client's
+   * retries absorb, so the work never sees them), and adds one while no call waits at the paced
+   * rate (the pace is starved); while calls wait there, the pace sets the speed and lanes stay.
    * @default undefined (lanes follow the 429 errors the work throws)
    */
   pacing?: () => PacingSnapshot | undefined;
@@ -333,16 +334,18 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
   /** 429s the key's controller had heard at the last look. */
   let heard = options.pacing?.()?.throttled ?? 0;
   /**
-   * Sizes the lanes by the key's rate controller, when there is one (after each record): one fewer
-   * when it heard 429s or two or more calls queue at its pace (the paced rate, not the lanes, sets
-   * the pace), one more when none waits (the pace may be starved). False without a controller.
+   * Sizes the lanes by the key's rate controller, when there is one (after each record): half as
+   * many when it heard new 429s (the key is held: lanes would only wait, holding their records'
+   * locks), one more when no call waits at its pace (the pace is starved), the same while calls
+   * wait there (the paced rate, not the lanes, sets the speed; fewer lanes would leave turns
+   * unused). False without a controller.
    */
   const followPacing = (): boolean => {
     const pacing = options.pacing?.();
     if (!pacing) return false;
     const fresh = pacing.throttled > heard;
     heard = pacing.throttled;
-    if (fresh || (pacing.waiting >= 2 && pacing.blockedUntil === 0)) limit = Math.max(1, limit - 1);
+    if (fresh) limit = Math.max(1, Math.floor(limit / 2));
     else if (pacing.waiting === 0) limit = Math.min(maxConcurrency, limit + 1);
     return true;
   };

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { parseRetryAfter } from "./errors.js";
 import { type PaceTicket, type PacingSnapshot, RateController } from "./rate-controller.js";
-import { parseRateLimitHeaders } from "./rate-headers.js";
+import { parseRateLimitHeaders, type RateLimitReading } from "./rate-headers.js";
 
 /**
  * The clock and timers a {@link KeyPacer} waits with: the real ones by default, a manual one in
@@ -71,6 +71,8 @@ export class KeyPacer {
   readonly #queue: Waiter[] = [];
   #timer: unknown;
   #waitedMs = 0;
+  #answers = 0;
+  #headersSeen = false;
 
   constructor(
     readonly controller: RateController,
@@ -133,10 +135,18 @@ export class KeyPacer {
   /** Reports the answer to a call: its status and headers (`Retry-After`, rate-limit headers). */
   answered(ticket: PaceTicket, status: number, headers: Headers): void {
     const now = this.clock.now();
+    // Reading the headers walks all of them (Headers sorts them to iterate): done on every answer
+    // of a server that sends rate-limit headers, else on a 429 and on every 16th answer (the first
+    // included), so a server that starts sending them is heard within 16 calls.
+    let readings: RateLimitReading[] | undefined;
+    if (this.#headersSeen || status === 429 || this.#answers++ % 16 === 0) {
+      readings = parseRateLimitHeaders(headers, now);
+      this.#headersSeen = readings.length > 0;
+    }
     this.controller.answered(ticket, now, {
       status,
       retryAfterMs: status === 429 ? parseRetryAfter(headers, now) : undefined,
-      readings: parseRateLimitHeaders(headers, now),
+      readings,
     });
     // The turn of the next caller may have moved (a hold, a new rate).
     if (this.#queue.length > 0) this.#pump();

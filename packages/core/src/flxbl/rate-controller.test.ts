@@ -160,4 +160,20 @@ describe("KeyPacer", () => {
     await expect(waiting).rejects.toThrow("lock lost");
     expect(pacer.snapshot().waiting).toBe(0);
   });
+
+  it("hears rate-limit headers a server starts sending within 16 answers, and then on every answer", async () => {
+    const clock = new ManualClock();
+    const pacer = new KeyPacer(new RateController(), clock);
+    const answer = async (headers: Headers) => pacer.answered(await pacer.acquire({}), 200, headers);
+    for (let i = 0; i < 20; i++) await answer(new Headers());
+    expect(pacer.snapshot().rps).toBeUndefined();
+    const limited = new Headers({ "ratelimit-policy": '"default";q=10;w=1', ratelimit: '"default";r=9;t=1' });
+    let answers = 0;
+    while (pacer.snapshot().source !== "headers" && answers < 20) {
+      await answer(limited);
+      answers++;
+    }
+    expect(answers).toBeLessThanOrEqual(16);
+    expect(pacer.snapshot()).toMatchObject({ source: "headers" });
+  });
 });

@@ -86,6 +86,31 @@ describe("RateController against a token bucket (simulated clock)", () => {
   });
 });
 
+describe("RateController schedule", () => {
+  it("keeps its pace when every turn is taken a little late (a busy event loop): the next turns catch up", () => {
+    const controller = new RateController({ budgetRps: 200 });
+    let now = 0;
+    let sent = 0;
+    // Every timer fires 3 ms late, more than half the 5-ms interval.
+    while (now < 10_000) {
+      now = controller.nextStart(now) + 3;
+      controller.started(now);
+      sent++;
+    }
+    expect(sent / 10).toBeGreaterThanOrEqual(198);
+    expect(sent / 10).toBeLessThanOrEqual(201);
+  });
+
+  it("saves up no credit over a pause: after one, turns are an interval apart again", () => {
+    const controller = new RateController({ budgetRps: 200 });
+    controller.started(0);
+    controller.started(controller.nextStart(0));
+    const after = 1_000;
+    controller.started(after);
+    expect(controller.nextStart(after)).toBeGreaterThanOrEqual(after + 5 - 2.5);
+  });
+});
+
 describe("RateController ramp", () => {
   it("rises only while it holds calls back, not while the callers send slower than it", () => {
     const controller = new RateController();

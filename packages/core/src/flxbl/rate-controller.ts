@@ -88,6 +88,8 @@ export const pacingTuning = {
   episodeLimit: 10_000,
   /** The ramp after the first burst is steep enough that overshooting the limit drains the burst in about this long. */
   rampDrainS: 0.5,
+  /** Later ramps (a 429 that measured nothing) climb from half what was achieved, doubling in about this long. */
+  gentleRampS: 10,
   /** A key idle (or held) this long has a full bucket again. */
   restMs: 1_000,
   /** Slowest paced rate. */
@@ -95,6 +97,13 @@ export const pacingTuning = {
   /** A turn may come this share of an interval early (at most `slackMaxMs`), so timers that fire late do not slow the pace. */
   slackShare: 0.5,
   slackMaxMs: 10,
+  /**
+   * A turn taken up to this many intervals late (at most `lateMaxMs`) keeps the schedule, so the
+   * next turns catch up (a busy event loop fires timers late, and each reset would lose the
+   * lateness for good); later than that, the schedule restarts (a pause saves up no credit).
+   */
+  lateIntervals: 4,
+  lateMaxMs: 25,
 } as const;
 
 /** Sends since the key last rested or was held: what a 429 is measured against. */
@@ -232,7 +241,11 @@ export class RateController {
       // pause: now, so no credit is saved up.
       const interval = 1000 / rps;
       const due = this.#lastSlot + interval;
-      this.#lastSlot = now > due + this.#slack(interval) ? now : due;
+      const late = Math.max(
+        this.#slack(interval),
+        Math.min(interval * pacingTuning.lateIntervals, pacingTuning.lateMaxMs),
+      );
+      this.#lastSlot = now > due + late ? now : due;
       // A ramp rises only while it holds calls back: time the callers left it unused does not count.
       const ramp = this.#learned;
       if (!heldBack && ramp && ramp.slope > 0) ramp.from += Math.max(0, now - Math.max(due, ramp.from));
@@ -293,7 +306,7 @@ export class RateController {
       const rps = this.#learnedRate(now);
       if (rps === undefined && resume <= now) return;
       const from = rps === undefined ? 1000 / Math.max(1000, resume - episode.start) : rps / 2;
-      this.#learned = { rps: from, from: resume, slope: this.#slope() };
+      this.#learned = { rps: from, from: resume, slope: rps === undefined ? this.#slope() : this.#gentleSlope(from) };
       return;
     }
     if (burst !== undefined) {
@@ -323,7 +336,18 @@ export class RateController {
     // a ramp that failed to measure (a bucket of more than a hold's worth lets a cycle run above R).
     if (episode.rested) this.#burst = { size: admitted.length, spanMs: ticket.at - episode.start };
     const cycle = (admitted.length * 1000) / Math.max(1, resume - episode.start);
-    this.#learned = { rps: burst === undefined ? cycle : cycle / 2, from: resume, slope: this.#slope() };
+    // The first ramp is steep, to find any R fast; once the bucket is known, a ramp that failed
+    // to measure climbs gently from half of what it achieved (a steep one overshoots again, and
+    // every overshoot costs a whole Retry-After).
+    this.#learned =
+      burst === undefined
+        ? { rps: cycle, from: resume, slope: this.#slope() }
+        : { rps: cycle / 2, from: resume, slope: this.#gentleSlope(cycle) };
+  }
+
+  /** A ramp that doubles `rps` in about `gentleRampS`. */
+  #gentleSlope(rps: number): number {
+    return Math.max(1, rps / pacingTuning.gentleRampS);
   }
 
   /** The ramp's slope: overshooting the rate by it for `rampDrainS` drains the bucket. */

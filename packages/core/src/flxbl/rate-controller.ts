@@ -306,7 +306,7 @@ export class RateController {
       const rps = this.#learnedRate(now);
       if (rps === undefined && resume <= now) return;
       const from = rps === undefined ? 1000 / Math.max(1000, resume - episode.start) : rps / 2;
-      this.#learned = { rps: from, from: resume, slope: rps === undefined ? this.#slope() : this.#gentleSlope(from) };
+      this.#learned = { rps: from, from: resume, slope: this.#slope() };
       return;
     }
     if (burst !== undefined) {

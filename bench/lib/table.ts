@@ -218,7 +218,7 @@ export function buildTable(m: Measured): TableRow[] {
       fig: "4",
       measure: j.retryAfterHeader
         ? `expire-stale-orders, ${fmt.n(j.records)} records, R = ${j.rateLimit?.rps} rps (burst ${j.rateLimit?.burst})`
-        : "  the same, 429s without Retry-After (diagnostic: the cost of the Retry-After waits)",
+        : `  diagnostic: ${fmt.n(j.records)} records, R = ${j.rateLimit?.rps} rps, 429s without Retry-After (what the holds cost)`,
       ours: `${fmt.n(j.recordsPerSecond, 1)} records/s, ${done(j)}, ${j.failed} failed, ${fmt.n(j.throttled429)} × 429 (${fmt.n(share429 * 100, 1)}% of ${fmt.n(j.requests)} requests); ${paced(j)}job CPU ${fmt.n(j.jobCpuShare, 2)} core`,
       baseline: `R = ${j.rateLimit?.rps} rps`,
       versus: `${fmt.n(fraction, 2)} of R`,

@@ -1,4 +1,4 @@
-import { watch } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { manifest } from "@flxbl-lambda/functions";
@@ -56,20 +56,25 @@ async function main(args: string[]) {
 
   // Functions, routes, schedules and keys come from the manifest as it was at start.
   let told = false;
-  const watcher = watch(manifestFile, () => {
-    if (told) return;
-    told = true;
-    console.log(
-      "\nThe manifest (packages/functions/src/manifest.ts) changed: restart npm start (Ctrl-C, then npm start) to run it.\n",
-    );
-  });
-  watcher.on("error", () => watcher.close());
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(manifestFile, () => {
+      if (told) return;
+      told = true;
+      console.log(
+        "\nThe manifest (packages/functions/src/manifest.ts) changed: restart npm start (Ctrl-C, then npm start) to run it.\n",
+      );
+    });
+    watcher.on("error", () => watcher?.close());
+  } catch {
+    // No file watching here (e.g. the inotify limit): the app runs on without the notice.
+  }
 
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    watcher.close();
+    watcher?.close();
     console.log("\nStopping...");
     runtime.close().then(
       () => process.exit(0),

@@ -21,9 +21,10 @@ export function readRuntimeInfo(dataDir = localDataDir()): RuntimeInfo {
   let info: RuntimeInfo;
   try {
     info = JSON.parse(text) as RuntimeInfo;
-  } catch (err) {
+  } catch {
+    // Not the parser's message: it quotes the text around the fault, and the file holds keys.
     throw new CliError(
-      `${file} is damaged (${(err as Error).message}): npm start writes it at every start, so restart npm start (or delete the file)`,
+      `${file} is damaged (not valid JSON): npm start writes it at every start, so restart npm start (or delete the file)`,
     );
   }
   if (typeof info?.gatewayUrl !== "string" || typeof info.functions !== "object" || info.functions === null)

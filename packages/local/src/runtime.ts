@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { chmodSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -133,8 +133,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   try {
     if (options.reset) {
+      // A real FLXBL keeps the keys provisioned for this folder's secrets: forgetting the secrets
+      // would leave those keys working in the tenant, unrevoked.
+      if (options.flxbl)
+        throw new Error(
+          "npm start -- --reset is for the emulator: with FLXBL_URL set it would forget the local secrets and leave their keys working in your tenant. Unset FLXBL_URL, or revoke the keys first",
+        );
+      // Only what npm start itself keeps here: LOCAL_DATA_DIR may be a folder with other things in it.
       for (const name of readdirSync(dataDir))
-        if (name !== instanceFile) rmSync(join(dataDir, name), { recursive: true, force: true });
+        if (ownDataFiles.test(name)) rmSync(join(dataDir, name), { recursive: true, force: true });
       log(`Reset ${dataDir}: a new emulator database, new keys and secrets`);
     }
     let flxbl = options.flxbl;
@@ -144,14 +151,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       throw new Error(`${urlProblem}. Set FLXBL_URL to an https: URL, or leave it unset to use the emulator.`);
     if (!flxbl) {
       const db = join(dataDir, "emulator.db");
+      // Read before the database opens, so a mistake in them is not blamed on the data folder.
+      const schema = JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/schema.json"), "utf8"));
+      const seed = JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/seed.json"), "utf8")) as SeedData;
+      const adminKey = options.emulatorAdminKey ?? emulatorKey(dataDir);
       emulator = await opening({ what: "the FLXBL emulator", file: db, portVariable: "FLXBL_EMULATOR_PORT" }, () =>
-        startEmulator({
-          schema: JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/schema.json"), "utf8")),
-          seed: JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/seed.json"), "utf8")) as SeedData,
-          db,
-          port: options.ports?.emulator ?? 0,
-          adminKey: options.emulatorAdminKey ?? emulatorKey(dataDir),
-        }),
+        startEmulator({ schema, seed, db, port: options.ports?.emulator ?? 0, adminKey }),
       );
       closers.push(() => (emulator as Emulator).close());
       flxbl = { url: emulator.url, adminKey: emulator.adminKey };
@@ -366,16 +371,30 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         if (host.spec.trigger.kind !== "schedule") continue;
         const schedule = parseSchedule(host.spec.trigger.expression, start);
         const arm = (after: Date) => {
-          const at = schedule.next(after);
-          const timer = setTimeout(
-            () => {
-              timers.delete(timer);
-              void invokeLogged(host, scheduledEvent(host.spec.name, at), "scheduled");
-              arm(at);
-            },
-            Math.min(at.getTime() - Date.now(), 2 ** 31 - 1),
-          );
-          timers.add(timer);
+          let at: Date;
+          try {
+            at = schedule.next(after);
+          } catch {
+            log(
+              `[schedule] ${host.spec.name}: no more runs (${(host.spec.trigger as { expression: string }).expression})`,
+            );
+            return;
+          }
+          // Timers wait at most ~24.8 days: a run further away is reached in steps, not fired early.
+          const wait = (): void => {
+            const left = at.getTime() - Date.now();
+            const timer = setTimeout(
+              () => {
+                timers.delete(timer);
+                if (left > 2 ** 31 - 1) return wait();
+                void invokeLogged(host, scheduledEvent(host.spec.name, at), "scheduled");
+                arm(at);
+              },
+              Math.min(Math.max(0, left), 2 ** 31 - 1),
+            );
+            timers.add(timer);
+          };
+          wait();
         };
         arm(start);
       }
@@ -450,6 +469,9 @@ function emulatorKey(dataDir: string): string {
 /** The file a running runtime keeps in its data folder: its process id, so a second one is refused. */
 const instanceFile = "npm-start.pid";
 
+/** What `--reset` removes: the files and folders npm start keeps in its data folder, nothing else. */
+const ownDataFiles = /^(emulator\.db(-.*)?|emulator-admin-key|dynamodb|secrets\.json(\..*)?|runtime\.json(\..*)?)$/;
+
 /**
  * Claims the data folder for this process, or refuses when another live process holds it (two
  * runtimes on one folder would share dynalite's files and overwrite each other's secrets).
@@ -457,31 +479,52 @@ const instanceFile = "npm-start.pid";
  */
 function claimDataDir(dataDir: string): () => void {
   const file = join(dataDir, instanceFile);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, "wx", 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
-    const pid = Number(readFileSync(file, "utf8").trim());
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-      let where = "";
+  const mine = `${process.pid}\n`;
+  // Written whole under another name, then linked into place (which fails if the file exists): a
+  // claim is never seen half written.
+  const draft = join(dataDir, `${instanceFile}.${process.pid}`);
+  writeFileSync(draft, mine, { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        const { gatewayUrl } = JSON.parse(readFileSync(join(dataDir, "runtime.json"), "utf8")) as RuntimeInfo;
-        if (gatewayUrl) where = `, gateway on ${gatewayUrl}`;
-      } catch {
-        // No runtime.json yet (it is still starting): the pid says enough.
+        linkSync(draft, file);
+        return () => {
+          try {
+            if (readFileSync(file, "utf8") === mine) rmSync(file, { force: true });
+          } catch {
+            // Already gone.
+          }
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       }
-      throw new Error(
-        `Another npm start is running on the data folder ${dataDir} (pid ${pid}${where}). Stop it (Ctrl-C in its terminal), or give this one its own folder: LOCAL_DATA_DIR=<folder> npm start`,
-      );
+      let pid: number;
+      try {
+        pid = Number(readFileSync(file, "utf8").trim());
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // let go in between
+        throw err;
+      }
+      // A live process other than this one holds it (this one's own pid is a leftover of an
+      // earlier process that had the same pid, e.g. in a restarted container).
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        let where = "";
+        try {
+          const { gatewayUrl } = JSON.parse(readFileSync(join(dataDir, "runtime.json"), "utf8")) as RuntimeInfo;
+          if (gatewayUrl) where = `, gateway on ${gatewayUrl}`;
+        } catch {
+          // No runtime.json yet (it is still starting): the pid says enough.
+        }
+        throw new Error(
+          `Another npm start is running on the data folder ${dataDir} (pid ${pid}${where}). Stop it (Ctrl-C in its terminal), or give this one its own folder: LOCAL_DATA_DIR=<folder> npm start. If no npm start is running, delete ${file}`,
+        );
+      }
+      rmSync(file, { force: true });
     }
-    rmSync(file, { force: true });
+    throw new Error(`Could not claim the data folder ${dataDir}: another npm start is starting on it`);
+  } finally {
+    rmSync(draft, { force: true });
   }
-  throw new Error(`Could not claim the data folder ${dataDir}: another npm start is starting on it`);
 }
 
 function isAlive(pid: number): boolean {
@@ -517,9 +560,10 @@ async function opening<T>(
         `${server.what} cannot listen: its port is in use. Stop what uses it, or set ${server.portVariable} in .env to a free port (empty or 0 = any free port)`,
         { cause: err },
       );
+    // A JSON parser's message quotes the text around the fault, and these files hold secrets.
+    const reason = err instanceof SyntaxError ? "it is not valid JSON" : (err as Error).message;
     throw new Error(
-      `${server.what} could not open ${server.file}: ${(err as Error).message}. If the file is damaged, start from a clean data folder with npm start -- --reset (new sample data, keys and secrets), or delete ${server.file}`,
-      { cause: err },
+      `${server.what} could not open ${server.file}: ${reason}. If the file is damaged, start from a clean data folder with npm start -- --reset (new sample data, keys and secrets), or delete ${server.file}`,
     );
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -82,4 +82,23 @@ describe("startRuntime (npm start) refuses to start", () => {
     expect(err?.message.includes(short.slice("whsec_".length))).toBe(false);
     expect(existsSync(join(dataDir, "runtime.json"))).toBe(false);
   }, 30_000);
+
+  it("--reset with a real FLXBL, whose keys forgetting the secrets would leave working", async () => {
+    writeFileSync(join(dataDir, "secrets.json"), "[]");
+    const err = await startError({ reset: true, flxbl: { url: "https://api.flxbl.example/api/v1", adminKey: "k" } });
+
+    expect(err?.message).toMatch(/^npm start -- --reset is for the emulator: with FLXBL_URL set/);
+    expect(existsSync(join(dataDir, "secrets.json"))).toBe(true);
+  });
+
+  it("--reset removes only npm start's own files from the data folder", async () => {
+    writeFileSync(join(dataDir, "notes.txt"), "mine");
+    writeFileSync(join(dataDir, "secrets.json"), "{ damaged");
+    const runtime = await start({ reset: true });
+    await runtime.close();
+
+    expect(readFileSync(join(dataDir, "notes.txt"), "utf8")).toBe("mine");
+    expect(JSON.parse(readFileSync(join(dataDir, "secrets.json"), "utf8"))).toEqual(expect.any(Array));
+    expect(lines).toContain(`Reset ${dataDir}: a new emulator database, new keys and secrets`);
+  }, 60_000);
 });

@@ -63,7 +63,7 @@ async function main(argv: string[]) {
         headers: { authorization: `Bearer ${info.flxbl.adminKey}`, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       },
-      { what: "FLXBL (the emulator npm start runs)", fix: gateway.fix },
+      { what: "the FLXBL npm start uses", fix: gateway.fix },
     );
     if (res.status === 404) return undefined;
     if (!res.ok) throw new CliError(`FLXBL answered ${res.status} to ${method} ${path}: ${await res.text()}`);
@@ -78,6 +78,12 @@ async function main(argv: string[]) {
     if (rest[0]) {
       order = (await admin("GET", `/dynamic/Order/${encodeURIComponent(rest[0])}`)) as OrderRecord | undefined;
       if (!order?.id) throw new CliError(`No Order ${rest[0]} in FLXBL: give the id of an existing order`);
+    } else if (!isLoopback(info.flxbl.url)) {
+      // A real tenant: no sample orders in it, and no guessing which real order to pay or refund.
+      throw new CliError(
+        `npm start is using the FLXBL at ${new URL(info.flxbl.url).origin} (FLXBL_URL), not the emulator: give the id of an order to send the event for`,
+        2,
+      );
     } else if (type === "charge.refunded") {
       const paid = list(
         await admin("POST", "/dynamic/Order/query", {
@@ -133,7 +139,7 @@ async function main(argv: string[]) {
     try {
       data = JSON.parse(rest[0] ?? "{}") as Record<string, unknown>;
     } catch {
-      throw new CliError(`The event data must be JSON, e.g. '{"action":"opened"}'\n${usage}`);
+      throw new CliError(`The event data must be JSON, e.g. '{"action":"opened"}'\n${usage}`, 2);
     }
   }
   const id = args.values.id ?? randomUUID();
@@ -150,6 +156,11 @@ async function main(argv: string[]) {
 
 function parseCommandLine(args: string[]) {
   return parseArgs({ args, options: { id: { type: "string" } }, allowPositionals: true });
+}
+
+/** Whether a URL's host is this machine (the emulator npm start runs), not a real tenant. */
+function isLoopback(url: string): boolean {
+  return /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(new URL(url).hostname);
 }
 
 runCli(usage, main);

@@ -103,6 +103,16 @@ describe("RateController schedule", () => {
     expect(sent / 10).toBeLessThanOrEqual(203);
   });
 
+  it("makes up no time after a hold: the turns after a Retry-After are an interval apart", () => {
+    const controller = new RateController({ budgetRps: 200 });
+    controller.started(0);
+    controller.holdUntil(12); // a short hold, ending within the lateness a turn may make up
+    const first = controller.nextStart(0);
+    expect(first).toBe(12);
+    controller.started(first);
+    expect(controller.nextStart(first)).toBeGreaterThanOrEqual(first + 5 - 2.5);
+  });
+
   it("saves up no credit over a pause: after one, turns are an interval apart again", () => {
     const controller = new RateController({ budgetRps: 200 });
     controller.started(0);

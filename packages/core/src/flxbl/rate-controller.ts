@@ -88,7 +88,7 @@ export const pacingTuning = {
   episodeLimit: 10_000,
   /** The ramp after the first burst is steep enough that overshooting the limit drains the burst in about this long. */
   rampDrainS: 0.5,
-  /** Later ramps (a 429 that measured nothing) climb from half what was achieved, doubling in about this long. */
+  /** Later ramps (a 429 that measured nothing) start at half of what the cycle achieved and climb by 1/this of it per second (back to it in half this long). */
   gentleRampS: 10,
   /** A key idle (or held) this long has a full bucket again. */
   restMs: 1_000,
@@ -245,7 +245,9 @@ export class RateController {
         this.#slack(interval),
         Math.min(interval * pacingTuning.lateIntervals, pacingTuning.lateMaxMs),
       );
-      this.#lastSlot = now > due + late ? now : due;
+      // A hold that ended after the slot was due (a Retry-After, `remaining: 0`) is no lateness to
+      // make up: after it, the schedule starts again.
+      this.#lastSlot = now > due + late || this.#blockedUntil > due ? now : due;
       // A ramp rises only while it holds calls back: time the callers left it unused does not count.
       const ramp = this.#learned;
       if (!heldBack && ramp && ramp.slope > 0) ramp.from += Math.max(0, now - Math.max(due, ramp.from));
@@ -345,7 +347,7 @@ export class RateController {
         : { rps: cycle / 2, from: resume, slope: this.#gentleSlope(cycle) };
   }
 
-  /** A ramp that doubles `rps` in about `gentleRampS`. */
+  /** A ramp that climbs by `rps / gentleRampS` per second. */
   #gentleSlope(rps: number): number {
     return Math.max(1, rps / pacingTuning.gentleRampS);
   }

@@ -382,6 +382,39 @@ describe("runJob against the emulator and dynalite", () => {
     expect(mostLate).toBe(1);
   });
 
+  it("adds lanes back, one per record, once nothing waits at the key's pace", async () => {
+    const { tag } = await seed(40);
+    let looks = 0;
+    let most = 0;
+    let inFlight = 0;
+    let done = 0;
+    // 429s heard at the first three looks (8 -> 4 -> 2 -> 1 lanes), then none and no queue.
+    const pacing = () => ({
+      rps: 1000,
+      source: "learned" as const,
+      blockedUntil: 0,
+      started: 0,
+      waitedMs: 0,
+      waiting: 0,
+      throttled: Math.min(++looks, 3),
+    });
+
+    const summary = await job(
+      tag,
+      async () => {
+        if (done >= 20) most = Math.max(most, ++inFlight);
+        await sleep(5);
+        if (done >= 20) inFlight--;
+        done++;
+        return "unchanged";
+      },
+      { concurrency: 8, pacing },
+    );
+
+    expect(summary.pacing?.lanes).toBe(8);
+    expect(most).toBeGreaterThan(4);
+  });
+
   it("keeps its lanes while calls wait at the key's pace: the pace, not the lanes, sets the speed", async () => {
     const { tag } = await seed(40);
     let most = 0;

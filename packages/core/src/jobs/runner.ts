@@ -343,7 +343,8 @@ export async function runJob<T extends object>(options: JobOptions<T>): Promise<
   const followPacing = (): boolean => {
     const pacing = options.pacing?.();
     if (!pacing) return false;
-    const fresh = pacing.throttled > heard;
+    // Not `>`: after a key rotation the client reports a new key's controller, counting from 0.
+    const fresh = pacing.throttled !== heard;
     heard = pacing.throttled;
     if (fresh) limit = Math.max(1, Math.floor(limit / 2));
     else if (pacing.waiting === 0) limit = Math.min(maxConcurrency, limit + 1);

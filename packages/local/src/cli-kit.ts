@@ -52,8 +52,8 @@ export function runCli(usage: string, main: (args: string[]) => Promise<void>): 
   });
 }
 
-/** The `code` and address of a failed connection, looked for along an error's causes. */
-function connectionFailure(err: unknown): { code: string; address?: string } | undefined {
+/** The `code` (ECONNREFUSED, ENOTFOUND, ...) and address of a failed connection, looked for along an error's causes. */
+export function connectionFailure(err: unknown): { code: string; address?: string } | undefined {
   for (
     let e = err as { code?: unknown; cause?: unknown; address?: unknown; port?: unknown } | undefined, depth = 0;
     e && depth < 5;

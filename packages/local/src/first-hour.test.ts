@@ -151,6 +151,34 @@ describe("the first hour, as a newcomer runs it", () => {
     rmSync(join(dataDir, "runtime.json"));
   });
 
+  it("npm run webhook against a real tenant sends nothing without an order id: no sample orders there", async () => {
+    const closed = await freePort();
+    const info: RuntimeInfo = {
+      gatewayUrl: `http://127.0.0.1:${closed}`,
+      flxbl: { url: `http://127.0.0.1:${closed}/api/v1`, adminKey: "not-a-key" },
+      emulator: false,
+      secretsManagerUrl: `http://127.0.0.1:${closed}`,
+      functions: {
+        "payments-webhook": {
+          trigger: "POST /webhooks/payments",
+          scopes: [],
+          secretName: "flxbl-lambda/local/payments-webhook",
+          signature: "stripe",
+          signingSecrets: ["whsec_not-a-real-signing-secret-at-all"],
+          url: `http://127.0.0.1:${closed}/webhooks/payments`,
+        },
+      },
+    };
+    writeFileSync(join(dataDir, "runtime.json"), JSON.stringify(info));
+    const result = await run("webhook", ["payments-webhook", "charge.refunded"]);
+    rmSync(join(dataDir, "runtime.json"));
+
+    expect(result.code, printed(result)).toBe(2);
+    expect(result.stderr).toContain(
+      `npm start is using the FLXBL at http://127.0.0.1:${closed} (FLXBL_URL), not the emulator: give the id of an order`,
+    );
+  });
+
   it("npm start with FLXBL_URL on a closed port names FLXBL_URL and what to do", async () => {
     const closed = await freePort();
     const started = await launch({ ...env, FLXBL_URL: `http://127.0.0.1:${closed}/api/v1`, FLXBL_ADMIN_KEY: "k" });

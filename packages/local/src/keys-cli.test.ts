@@ -125,6 +125,7 @@ describe("npm run keys -- provision --local, with a webhook's short signing secr
     const info: RuntimeInfo = {
       gatewayUrl: "http://127.0.0.1:9",
       flxbl: { url: flxbl.url, adminKey: flxbl.adminKey },
+      emulator: true,
       secretsManagerUrl: sm.url,
       functions: {},
     };
@@ -174,6 +175,7 @@ describe("npm run keys --local, with a function's secret scheduled for deletion"
     const info: RuntimeInfo = {
       gatewayUrl: "http://127.0.0.1:9",
       flxbl: { url: flxbl.url, adminKey: flxbl.adminKey },
+      emulator: true,
       secretsManagerUrl: sm.url,
       functions: {},
     };

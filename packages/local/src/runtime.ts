@@ -39,7 +39,7 @@ import { type Emulator, type SeedData, startEmulator } from "@flxbl-lambda/emula
 import { appName, rotationFunction } from "@flxbl-lambda/functions";
 import { isScheduledForDeletion, type ProvisionResult, provisionKeys } from "@flxbl-lambda/provisioning";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { isUnreachable } from "./cli-kit.js";
+import { connectionFailure, isUnreachable } from "./cli-kit.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -77,6 +77,8 @@ export interface RuntimeOptions {
 export interface RuntimeInfo {
   gatewayUrl: string;
   flxbl: { url: string; adminKey: string };
+  /** Whether FLXBL is the emulator npm start runs (false: the tenant at `FLXBL_URL`). */
+  emulator: boolean;
   /** The local Secrets Manager endpoint (`AWS_ENDPOINT_URL_SECRETS_MANAGER` for tools). */
   secretsManagerUrl: string;
   functions: Record<
@@ -212,7 +214,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }).catch((err: unknown) => {
       if (!options.flxbl || !isUnreachable(err)) throw err;
       throw new Error(
-        `Could not reach FLXBL at ${options.flxbl.url} (FLXBL_URL) to provision keys: ${connectionCode(err)}. Check FLXBL_URL in .env, or leave it empty to use the emulator.`,
+        `Could not reach FLXBL at ${options.flxbl.url} (FLXBL_URL) to provision keys: ${connectionFailure(err)?.code}. Check FLXBL_URL in .env, or leave it empty to use the emulator.`,
         { cause: err },
       );
     });
@@ -407,6 +409,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const info: RuntimeInfo = {
       gatewayUrl,
       flxbl,
+      emulator: emulator !== undefined,
       secretsManagerUrl: secretsManager.url,
       functions: Object.fromEntries(
         options.manifest.map((spec) => [
@@ -534,13 +537,6 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
-}
-
-/** The connection error code along a failure's causes (ECONNREFUSED, ENOTFOUND, ...). */
-function connectionCode(err: unknown): string {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, d = 0; e && d < 5; e = e.cause as typeof e, d++)
-    if (typeof e.code === "string" && e.code.startsWith("E")) return e.code;
-  return (err as Error).message;
 }
 
 /**

@@ -78,7 +78,7 @@ async function main(argv: string[]) {
     if (rest[0]) {
       order = (await admin("GET", `/dynamic/Order/${encodeURIComponent(rest[0])}`)) as OrderRecord | undefined;
       if (!order?.id) throw new CliError(`No Order ${rest[0]} in FLXBL: give the id of an existing order`);
-    } else if (!isLoopback(info.flxbl.url)) {
+    } else if (!info.emulator) {
       // A real tenant: no sample orders in it, and no guessing which real order to pay or refund.
       throw new CliError(
         `npm start is using the FLXBL at ${new URL(info.flxbl.url).origin} (FLXBL_URL), not the emulator: give the id of an order to send the event for`,
@@ -156,11 +156,6 @@ async function main(argv: string[]) {
 
 function parseCommandLine(args: string[]) {
   return parseArgs({ args, options: { id: { type: "string" } }, allowPositionals: true });
-}
-
-/** Whether a URL's host is this machine (the emulator npm start runs), not a real tenant. */
-function isLoopback(url: string): boolean {
-  return /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(new URL(url).hostname);
 }
 
 runCli(usage, main);

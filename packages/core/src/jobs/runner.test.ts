@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keyWith, startAppEmulator } from "../../../emulator/src/test-helpers.js";
 import { createFlxblClient, type EntityClient } from "../flxbl/client.js";
 import { FlxblRateLimitError, FlxblTimeoutError, FlxblValidationError } from "../flxbl/errors.js";
+import type { PacingSnapshot } from "../flxbl/rate-controller.js";
 import type { FlxblRecord } from "../flxbl/types.js";
 import { SecretUnavailableError } from "../keys/secret-loader.js";
 import { RetryLaterError } from "../middleware/errors.js";
@@ -61,6 +62,15 @@ function visitLog() {
     twice: () => [...counts].filter(([, n]) => n > 1).map(([id]) => id),
   };
 }
+
+/** A key's pacing as the client reports it, learned at `rps`, with no hold. */
+const pacingAt = (p: { rps: number; waiting: number; throttled: number }): PacingSnapshot => ({
+  ...p,
+  source: "learned",
+  blockedUntil: 0,
+  started: 0,
+  waitedMs: 0,
+});
 
 describe("runJob against the emulator and dynalite", () => {
   let flxbl: Emulator;
@@ -355,15 +365,7 @@ describe("runJob against the emulator and dynalite", () => {
     let done = 0;
     let mostLate = 0;
     let heard = 0;
-    const pacing = () => ({
-      rps: 10,
-      source: "learned" as const,
-      blockedUntil: 0,
-      started: 0,
-      waitedMs: 0,
-      waiting: 0,
-      throttled: ++heard,
-    });
+    const pacing = () => pacingAt({ rps: 10, waiting: 0, throttled: ++heard });
 
     const summary = await job(
       tag,
@@ -389,15 +391,7 @@ describe("runJob against the emulator and dynalite", () => {
     let inFlight = 0;
     let done = 0;
     // 429s heard at the first three looks (8 -> 4 -> 2 -> 1 lanes), then none and no queue.
-    const pacing = () => ({
-      rps: 1000,
-      source: "learned" as const,
-      blockedUntil: 0,
-      started: 0,
-      waitedMs: 0,
-      waiting: 0,
-      throttled: Math.min(++looks, 3),
-    });
+    const pacing = () => pacingAt({ rps: 1000, waiting: 0, throttled: Math.min(++looks, 3) });
 
     const summary = await job(
       tag,
@@ -419,15 +413,7 @@ describe("runJob against the emulator and dynalite", () => {
     const { tag } = await seed(40);
     let most = 0;
     let inFlight = 0;
-    const pacing = () => ({
-      rps: 10,
-      source: "learned" as const,
-      blockedUntil: 0,
-      started: 0,
-      waitedMs: 0,
-      waiting: 6,
-      throttled: 0,
-    });
+    const pacing = () => pacingAt({ rps: 10, waiting: 6, throttled: 0 });
 
     const summary = await job(
       tag,
@@ -446,15 +432,7 @@ describe("runJob against the emulator and dynalite", () => {
 
   it("keeps its concurrency while the key's pacer has no queue", async () => {
     const { tag } = await seed(40);
-    const pacing = () => ({
-      rps: 1000,
-      source: "learned" as const,
-      blockedUntil: 0,
-      started: 0,
-      waitedMs: 0,
-      waiting: 0,
-      throttled: 0,
-    });
+    const pacing = () => pacingAt({ rps: 1000, waiting: 0, throttled: 0 });
 
     const summary = await job(
       tag,

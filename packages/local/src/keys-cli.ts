@@ -5,14 +5,14 @@ import {
   FlxblAdmin,
   flxblUrlProblem,
   functionSecretName,
-  keyMatches,
   minSigningSecretBytes,
   SecretLoader,
   startRotation,
 } from "@flxbl-lambda/core";
 import { appName, manifest } from "@flxbl-lambda/functions";
-import { isScheduledForDeletion, provisionKeys, readSecret } from "@flxbl-lambda/provisioning";
+import { isScheduledForDeletion, provisionKeys } from "@flxbl-lambda/provisioning";
 import { CliError, explainFailure, isUnreachable, runCli } from "./cli-kit.js";
+import { keyStatuses } from "./key-status.js";
 import { gateway, readRuntimeInfo } from "./runtime-info.js";
 
 const usage = `usage: npm run keys -- <provision|status|rotate|set-admin-key> --stage <stage> [--local] [--function <name>] [--wait <seconds>]
@@ -176,37 +176,21 @@ async function main(args: string[]) {
     return;
   }
   if (command === "status") {
-    const listed = await admin.listKeys();
-    let healthy = true;
     console.log(`${"function".padEnd(22)} ${"secret".padEnd(7)} ${"key".padEnd(5)} ${"works".padEnd(6)} scopes`);
-    for (const spec of manifest) {
-      const stored = await readSecret(secrets, secretName(spec.name)).catch((err: unknown) => {
-        if (!isScheduledForDeletion(err)) throw err;
-        return "scheduled for deletion" as const;
-      });
-      if (stored === "scheduled for deletion") {
-        healthy = false;
+    const yesNo = (b: boolean) => (b ? "yes" : "no");
+    for (const status of await keyStatuses(manifest, { secrets, admin, secretName })) {
+      if (!status.healthy) process.exitCode = 1;
+      if (status.secret === "scheduled for deletion") {
         console.log(
-          `${spec.name.padEnd(22)} ${"no".padEnd(7)} ${"-".padEnd(5)} ${"-".padEnd(6)} scheduled for deletion: restore it, then provision`,
+          `${status.function.padEnd(22)} ${"no".padEnd(7)} ${"-".padEnd(5)} ${"-".padEnd(6)} scheduled for deletion: restore it, then provision`,
         );
         continue;
       }
-      const hasKey = Boolean(stored?.apiKey);
-      const works = hasKey && stored ? await admin.keyWorks(stored.apiKey, spec.scopes) : false;
-      // The listed key counts only if it is the one the secret holds (its prefix, when FLXBL shows it).
-      const named = stored?.keyId ? listed.find((k) => k.id === stored.keyId) : undefined;
-      const live = named && stored && keyMatches(named, stored.apiKey) ? named : undefined;
-      const match = live
-        ? [...live.scopes].sort().join(" ") === [...spec.scopes].sort().join(" ")
-          ? "match"
-          : `differ (FLXBL: ${live.scopes.join(" ")})`
-        : "unknown key";
-      healthy &&= Boolean(stored) && hasKey && works && match === "match";
+      const match = status.scopes === "differ" ? `differ (FLXBL: ${status.flxblScopes?.join(" ")})` : status.scopes;
       console.log(
-        `${spec.name.padEnd(22)} ${(stored ? "yes" : "no").padEnd(7)} ${(hasKey ? "yes" : "no").padEnd(5)} ${(works ? "yes" : "no").padEnd(6)} ${match}`,
+        `${status.function.padEnd(22)} ${status.secret.padEnd(7)} ${yesNo(status.hasKey).padEnd(5)} ${yesNo(status.works).padEnd(6)} ${match}`,
       );
     }
-    if (!healthy) process.exitCode = 1;
     return;
   }
   throw new CliError(usage, 2);

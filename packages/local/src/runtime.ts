@@ -40,6 +40,8 @@ import { appName, rotationFunction } from "@flxbl-lambda/functions";
 import { isScheduledForDeletion, type ProvisionResult, provisionKeys } from "@flxbl-lambda/provisioning";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { connectionFailure, isUnreachable } from "./cli-kit.js";
+import { type Delivery, InvocationRecorder } from "./console/recorder.js";
+import { consolePath, createConsole } from "./console/server.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -76,6 +78,8 @@ export interface RuntimeOptions {
 /** What `runtime.json` holds: everything scripts and tests need to talk to the running app. */
 export interface RuntimeInfo {
   gatewayUrl: string;
+  /** The local console's page (`<gatewayUrl>/_local/console/`); absent in a runtime.json from before the console. */
+  consoleUrl?: string;
   flxbl: { url: string; adminKey: string };
   /** Whether FLXBL is the emulator npm start runs (false: the tenant at `FLXBL_URL`). */
   emulator: boolean;
@@ -151,10 +155,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const urlProblem = flxbl ? flxblUrlProblem(flxbl.url) : undefined;
     if (urlProblem)
       throw new Error(`${urlProblem}. Set FLXBL_URL to an https: URL, or leave it unset to use the emulator.`);
+    // Read before the database opens, so a mistake in them is not blamed on the data folder.
+    const schema = JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/schema.json"), "utf8")) as {
+      entities: Array<{ name: string }>;
+    };
     if (!flxbl) {
       const db = join(dataDir, "emulator.db");
-      // Read before the database opens, so a mistake in them is not blamed on the data folder.
-      const schema = JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/schema.json"), "utf8"));
       const seed = JSON.parse(readFileSync(join(repoRoot, "packages/functions/flxbl/seed.json"), "utf8")) as SeedData;
       const adminKey = options.emulatorAdminKey ?? emulatorKey(dataDir);
       emulator = await opening({ what: "the FLXBL emulator", file: db, portVariable: "FLXBL_EMULATOR_PORT" }, () =>
@@ -185,10 +191,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     };
     const credentials = { accessKeyId: "local", secretAccessKey: "local" };
     const tableName = `${appName}-${stage}-state`;
-    await ensureStateTable(
-      new DynamoDBClient({ endpoint: dynamodb.url, region: aws.AWS_REGION, credentials }),
-      tableName,
-    );
+    const stateClient = new DynamoDBClient({ endpoint: dynamodb.url, region: aws.AWS_REGION, credentials });
+    await ensureStateTable(stateClient, tableName);
     // The rule the Keys stack checks at synth time: a rotated-out key must outlive every cached copy.
     const ttl = Number(options.env?.FLXBL_SECRET_TTL_SECONDS || contractDefaults.secretTtlSeconds);
     const grace = Number(options.env?.ROTATION_GRACE_SECONDS || contractDefaults.rotationGraceSeconds);
@@ -234,6 +238,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       );
     }
 
+    // Every invocation with its log lines, for the console (in memory, the last 200).
+    const recorder = new InvocationRecorder({ limit: 200 });
     const hosts = new Map<string, FunctionHost>();
     for (const spec of options.manifest) {
       const host = new FunctionHost(spec, {
@@ -251,7 +257,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             overrides: options.env,
           }),
         },
-        onOutput: (line) => functionLog(spec.name, line),
+        onOutput: (line) => {
+          recorder.log(spec.name, line);
+          functionLog(spec.name, line);
+        },
       });
       hosts.set(spec.name, host);
       closers.push(() => host.stop());
@@ -268,14 +277,22 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           graceSeconds: options.env?.ROTATION_GRACE_SECONDS || undefined,
         }),
       },
-      onOutput: (line) => functionLog(rotationFunction.name, line),
+      onOutput: (line) => {
+        recorder.log(rotationFunction.name, line);
+        functionLog(rotationFunction.name, line);
+      },
     });
     closers.push(() => rotation.stop());
     // Secrets Manager invokes the rotation function once per step; a failed step fails the rotation.
     secretsManager.setRotationInvoker(async (_arn, event) => {
-      const outcome = await rotation.invoke(event);
+      const secret = event.SecretId.split(":secret:").at(-1);
+      const requestId = randomUUID();
+      const trigger = `${event.Step} ${secret}`;
+      const id = recorder.start({ function: rotationFunction.name, kind: "rotation", trigger, requestId, event });
+      const outcome = await rotation.invoke(event, requestId);
+      recorder.finish(id, outcome);
       log(
-        `[invoke] ${rotationFunction.name} ${outcome.requestId} ${event.Step} ${event.SecretId.split(":secret:").at(-1)} -> ${
+        `[invoke] ${rotationFunction.name} ${outcome.requestId} ${event.Step} ${secret} -> ${
           outcome.kind === "error" ? `failed: ${outcome.error.name}: ${outcome.error.message}` : "ok"
         } (${outcome.durationMs} ms)`,
       );
@@ -289,13 +306,22 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         .filter((s) => s.trigger.kind === "http")
         .map((s) => [describeTrigger(s), hosts.get(s.name) as FunctionHost]),
     );
-    const runJob = (name: string) => {
+    const runJob = (name: string, requestId = randomUUID()) => {
       const host = hosts.get(name);
       if (host?.spec.trigger.kind !== "schedule") throw new Error(`no job named ${name}`);
-      return invokeLogged(host, scheduledEvent(name), "scheduled");
+      return invokeLogged(host, scheduledEvent(name), "scheduled", { requestId });
     };
-    const invokeLogged = async (host: FunctionHost, event: unknown, what: string) => {
-      const outcome = await host.invoke(event);
+    const invokeLogged = async (
+      host: FunctionHost,
+      event: unknown,
+      what: string,
+      { requestId = randomUUID(), delivery }: { requestId?: string; delivery?: Delivery } = {},
+    ) => {
+      const kind = host.spec.trigger.kind === "http" ? "webhook" : "job";
+      // Recorded before the first await, so whoever started it finds it at once.
+      const id = recorder.start({ function: host.spec.name, kind, trigger: what, requestId, event, delivery });
+      const outcome = await host.invoke(event, requestId);
+      recorder.finish(id, outcome);
       const status =
         outcome.kind === "error"
           ? `failed: ${outcome.error.name}: ${outcome.error.message}`
@@ -306,6 +332,22 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       return outcome;
     };
 
+    let info: RuntimeInfo | undefined;
+    const localConsole = createConsole({
+      manifest: options.manifest,
+      info: () => info as RuntimeInfo,
+      recorder,
+      runJob: (name) => {
+        const requestId = randomUUID();
+        return { requestId, done: runJob(name, requestId) };
+      },
+      secrets: secretsClient,
+      secretName,
+      state: { client: stateClient, tableName },
+      entities: schema.entities.map((e) => e.name),
+      graceSeconds: grace,
+    });
+    closers.push(async () => localConsole.close());
     const server = createServer((req, res) => {
       handle(req, res).catch((err: unknown) => {
         log(`[gateway] ${(err as Error).message}`);
@@ -318,6 +360,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         ? localRequestRefusal(req, (server.address() as AddressInfo).port)
         : undefined;
       if (refused) return sendJson(res, 403, { message: refused });
+      if (`${url.pathname}/`.startsWith(consolePath)) return localConsole.handle(req, res, url);
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const body = Buffer.concat(chunks);
@@ -341,7 +384,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         body: body.length > 0 ? body : undefined,
         sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, ""),
       });
-      const outcome = await invokeLogged(host, event, `${req.method} ${url.pathname}`);
+      const outcome = await invokeLogged(host, event, `${req.method} ${url.pathname}`, {
+        delivery: {
+          method: req.method ?? "GET",
+          path: url.pathname,
+          query: url.search.slice(1),
+          headers: req.headers,
+          body,
+        },
+      });
       if (outcome.kind === "error") return sendJson(res, 500, { message: "Internal Server Error" });
       writeResult(res, outcome.result);
     };
@@ -406,8 +457,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
 
     const byName = new Map(provisioned.map((p) => [p.function, p]));
-    const info: RuntimeInfo = {
+    info = {
       gatewayUrl,
+      consoleUrl: `${gatewayUrl}${consolePath}`,
       flxbl,
       emulator: emulator !== undefined,
       secretsManagerUrl: secretsManager.url,

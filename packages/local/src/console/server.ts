@@ -66,7 +66,7 @@ export function createConsole(ctx: ConsoleContext): LocalConsole {
       case "invocations":
         if (!name) {
           get();
-          return sendJson(res, 200, { invocations: filtered(ctx.recorder.list(), url.searchParams) });
+          return sendJson(res, 200, { invocations: filtered(ctx, url.searchParams) });
         }
         if (action === "replay") {
           post();
@@ -176,14 +176,21 @@ const found = <T>(value: T | undefined, message: string): T => {
   return value;
 };
 
-/** The invocations `function` and `status` (`ok`, `error`, `running` or a code) select. */
-function filtered(views: InvocationView[], params: URLSearchParams): InvocationView[] {
+/** The invocations `function` and `status` (`ok`, `error`, `running` or an HTTP status) select, newest first. */
+function filtered(ctx: ConsoleContext, params: URLSearchParams): InvocationView[] {
   const fn = params.get("function");
   const status = params.get("status");
+  const views = ctx.recorder.list();
+  if (fn) known("function", fn, [...new Set([...ctx.manifest.map((s) => s.name), ...views.map((v) => v.function)])]);
+  if (status && !/^(ok|error|running|[1-5]\d\d)$/.test(status))
+    throw new ConsoleRequestError(
+      400,
+      `status must be ok, error, running or an HTTP status such as 200 (not "${status}")`,
+    );
   return views.filter((v) => (!fn || v.function === fn) && (!status || statusMatches(v.status, status)));
 }
 
-export function statusMatches(status: InvocationView["status"], wanted: string): boolean {
+function statusMatches(status: InvocationView["status"], wanted: string): boolean {
   if (wanted === "running") return status === "running";
   if (wanted === "ok") return status === "ok" || (typeof status === "number" && status < 400);
   if (wanted === "error") return status === "error" || (typeof status === "number" && status >= 400);

@@ -1,0 +1,314 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { manifest, type Order } from "@flxbl-lambda/functions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Runtime, startRuntime } from "../runtime.js";
+import { flxblAdmin, paymentSucceeded, stripeHeaders } from "../test-fixtures/app-client.js";
+
+/** One request with exactly these headers (`Host` included), to the gateway whatever the Host names. */
+function rawRequest(
+  base: string,
+  path: string,
+  { method = "GET", headers = {} }: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(base);
+    const req = httpRequest({ host: hostname, port, path, method, headers, timeout: 10_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("the local console's page and API over HTTP", () => {
+  let runtime: Runtime;
+  let dataDir: string;
+  const lines: string[] = [];
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${runtime.info.consoleUrl}api/${path}`, { signal: AbortSignal.timeout(15_000), ...init });
+  const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    api(path, {
+      method: "POST",
+      headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+  const port = () => new URL(runtime.info.gatewayUrl).port;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "flxbl-console-http-"));
+    runtime = await startRuntime({
+      manifest,
+      port: 0,
+      dataDir,
+      schedules: false,
+      env: { ROTATION_GRACE_SECONDS: "2", FLXBL_SECRET_TTL_SECONDS: "1" },
+      log: (line) => lines.push(line),
+      functionLog: (fn, line) => lines.push(`${fn} | ${line}`),
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await runtime?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  describe("the page and its files", () => {
+    it.each([
+      ["", "text/html; charset=utf-8"],
+      ["console.css", "text/css; charset=utf-8"],
+      ["app.js", "text/javascript; charset=utf-8"],
+    ])("serves %s as %s with a strict Content-Security-Policy and nosniff", async (file, type) => {
+      const res = await fetch(`${runtime.info.consoleUrl}${file}`);
+
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe(type);
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      const csp = res.headers.get("content-security-policy") ?? "";
+      expect(csp).toMatch(/(^|; )default-src 'self'(;|$)/);
+      expect(csp).toMatch(/(^|; )script-src 'self'(;|$)/);
+      expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*|https?:/);
+    });
+
+    it("ships no inline script or style, and nothing from another origin", async () => {
+      const html = await (await fetch(runtime.info.consoleUrl as string)).text();
+
+      expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+      expect(html).not.toMatch(/\sstyle=|<style|\son[a-z]+=/i);
+      expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    });
+
+    it("redirects /_local/console to the page", async () => {
+      const res = await fetch(`${runtime.info.gatewayUrl}/_local/console`, { redirect: "manual" });
+
+      expect(res.status).toBe(308);
+      expect(res.headers.get("location")).toBe("/_local/console/");
+    });
+
+    it.each([
+      "/_local/console/../runtime.ts",
+      "/_local/console/..%2fruntime.ts",
+      "/_local/console/%2e%2e/%2e%2e/package.json",
+      "/_local/console/..%2F..%2Fpackage.json",
+      "/_local/console/static/index.html",
+      "/_local/console/%2Fetc%2Fpasswd",
+      "/_local/console//etc/passwd",
+      "/_local/console/app.js%00.html",
+      "/_local/console/server.ts",
+    ])("serves no file outside its static folder: %s", async (path) => {
+      const res = await rawRequest(runtime.info.gatewayUrl, path, { headers: { host: `127.0.0.1:${port()}` } });
+
+      expect(res.status).toBe(404);
+      expect(res.body).not.toMatch(/import |root:|"workspaces"/);
+    });
+
+    it("answers 405 with the allowed methods to a POST of the page", async () => {
+      const res = await fetch(runtime.info.consoleUrl as string, { method: "POST" });
+
+      expect(res.status).toBe(405);
+      expect(res.headers.get("allow")).toBe("GET, HEAD");
+    });
+  });
+
+  describe("the gateway's /_local/ checks", () => {
+    it.each([
+      ["another Host (DNS rebinding)", { host: "console.attacker.example" }],
+      ["another site's Origin", { origin: "https://attacker.example" }],
+      ["another local port's Origin", { origin: "http://127.0.0.1:1" }],
+      ["a cross-site fetch", { "sec-fetch-site": "cross-site" }],
+      ["a same-site fetch from another port", { "sec-fetch-site": "same-site" }],
+    ])("refuses %s for the page and the API", async (_what, extra: Record<string, string>) => {
+      for (const path of ["/_local/console/", "/_local/console/api/functions", "/_local/console/api/events"]) {
+        const res = await rawRequest(runtime.info.gatewayUrl, path, {
+          headers: { host: `127.0.0.1:${port()}`, ...extra },
+        });
+
+        expect(res.status, path).toBe(403);
+      }
+    });
+
+    it("answers the page's own requests (its Origin, same-origin)", async () => {
+      const res = await rawRequest(runtime.info.gatewayUrl, "/_local/console/api/webhooks", {
+        headers: {
+          host: `localhost:${port()}`,
+          origin: `http://localhost:${port()}`,
+          "sec-fetch-site": "same-origin",
+        },
+      });
+
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body).webhooks.map((w: { name: string }) => w.name)).toEqual([
+        "payments-webhook",
+        "inventory-webhook",
+      ]);
+    });
+  });
+
+  describe("bad requests get a clear answer", () => {
+    const names = manifest.map((s) => s.name);
+
+    it.each([
+      ["an unknown API", () => api("nothing-here"), 404, /Endpoints under \/_local\/console\/api\/: GET functions/],
+      ["rotating an unknown function's key", () => post("keys/nope/rotate"), 404, new RegExp(names.join(", "))],
+      [
+        "running a webhook as a job",
+        () => post("jobs/payments-webhook/run"),
+        404,
+        /Jobs: expire-stale-orders, low-stock-alerts/,
+      ],
+      [
+        "an unknown webhook",
+        () => post("webhooks/nope/send", { type: "x" }),
+        404,
+        /Webhooks: payments-webhook, inventory-webhook/,
+      ],
+      [
+        "an event type the sample has not",
+        () => post("webhooks/payments-webhook/send", { type: "invoice.paid" }),
+        400,
+        /payment_intent.succeeded/,
+      ],
+      [
+        "a body that is not JSON",
+        () => post("webhooks/payments-webhook/send", "{type", { "content-type": "application/json" }),
+        400,
+        /not valid JSON/,
+      ],
+      [
+        "a body of another type",
+        () => post("webhooks/payments-webhook/send", "type=x", { "content-type": "text/plain" }),
+        415,
+        /application\/json/,
+      ],
+      ["an unknown entity", () => api("data/Customer"), 404, /Entitys?: Product, Order, StockAlert/],
+      ["a limit out of range", () => api("data/Order?limit=5000"), 400, /limit must be a whole number from 1 to 100/],
+      ["a record id with a path in it", () => api("data/Order/..%2F..%2Fapi-keys"), 400, /is not a record id/],
+      ["an invocation not kept", () => api(`invocations/${randomUUID()}`), 404, /only the last ones are kept/],
+      ["an unknown status filter", () => api("invocations?status=great"), 400, /ok, error, running/],
+      ["an unknown function filter", () => api("invocations?function=nope"), 404, /Functions: payments-webhook/],
+      ["GET on an action", () => api("jobs/expire-stale-orders/run"), 405, /use POST/],
+    ])("%s", async (_what, call, status, message) => {
+      const res = await call();
+
+      expect(res.status).toBe(status);
+      expect(((await res.json()) as { message: string }).message).toMatch(message);
+    });
+
+    it("answers 400 to replaying a job's run (only webhook deliveries replay)", async () => {
+      const { invocationId } = (await (await post("jobs/low-stock-alerts/run")).json()) as { invocationId: string };
+
+      const res = await post(`invocations/${invocationId}/replay`);
+
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toMatch(/job run, not a webhook delivery/);
+    });
+  });
+
+  describe("secrets", () => {
+    /** A secret's value never printed: a failed assertion names which secret leaked, not the value. */
+    const leaked = (texts: string[], secrets: Record<string, string>) =>
+      Object.entries(secrets)
+        .filter(([, value]) => value.length >= 8 && texts.some((t) => t.includes(value)))
+        .map(([name]) => name);
+    const secretsClient = () =>
+      new SecretsManagerClient({
+        endpoint: runtime.info.secretsManagerUrl,
+        region: "us-east-1",
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      });
+    /** Every function's key and signing secrets as stored now. */
+    const storedSecrets = async (label: string) => {
+      const client = secretsClient();
+      const found: Record<string, string> = {};
+      for (const spec of manifest) {
+        const out = await client.send(new GetSecretValueCommand({ SecretId: `flxbl-lambda/local/${spec.name}` }));
+        const value = JSON.parse(out.SecretString ?? "{}") as { apiKey: string; signingSecrets?: string[] };
+        found[`${label} apiKey of ${spec.name}`] = value.apiKey;
+        for (const [i, secret] of (value.signingSecrets ?? []).entries())
+          found[`${label} signing secret ${i} of ${spec.name}`] = secret;
+      }
+      client.destroy();
+      return found;
+    };
+
+    it("keeps every key, signing secret and signature header out of the API and the event stream", async () => {
+      const stream = new AbortController();
+      let streamed = "";
+      const events = await api("events", { signal: stream.signal });
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of events.body as AsyncIterable<Uint8Array>) streamed += decoder.decode(chunk);
+      })().catch(() => undefined);
+      const secrets: Record<string, string> = {
+        "the admin key": runtime.info.flxbl.adminKey,
+        ...(await storedSecrets("before rotation:")),
+      };
+      // A delivery of our own with secrets in its headers: the Stripe signature, a bearer token, an API key.
+      const order = await flxblAdmin(runtime.info.flxbl).create<Order>("Order", {
+        number: `ORD-SECRETS-${Date.now()}`,
+        status: "pending",
+        total: 1200,
+        currency: "eur",
+      });
+      const payments = runtime.info.functions["payments-webhook"];
+      const { body } = paymentSucceeded(order);
+      const headers = stripeHeaders(body, payments?.signingSecrets?.[0] as string);
+      secrets["the stripe-signature header"] = headers["stripe-signature"] as string;
+      secrets["the signature's v1 value"] = /v1=([0-9a-f]+)/.exec(headers["stripe-signature"] as string)?.[1] ?? "";
+      const sent = await fetch(payments?.url as string, {
+        method: "POST",
+        headers: {
+          ...headers,
+          authorization: `Bearer ${runtime.info.flxbl.adminKey}`,
+          "x-api-key": secrets["before rotation: apiKey of payments-webhook"] as string,
+        },
+        body,
+      });
+      expect(sent.status).toBe(200);
+      const own = (await (await api("invocations?function=payments-webhook")).json()) as {
+        invocations: Array<{ id: string; event: { headers: Record<string, string> } }>;
+      };
+      const delivered = own.invocations[0];
+
+      // Everything the console can do: send samples, replay, run a job, rotate a key (until the old one is revoked).
+      expect((await post("webhooks/payments-webhook/send", { type: "payment_intent.succeeded" })).status).toBe(200);
+      expect((await post("webhooks/inventory-webhook/send", { type: "inventory.updated" })).status).toBe(200);
+      expect((await post(`invocations/${delivered?.id}/replay`)).status).toBe(200);
+      expect((await post("jobs/expire-stale-orders/run")).status).toBe(202);
+      expect((await post("keys/payments-webhook/rotate")).status).toBe(202);
+      for (let until = Date.now() + 20_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+        const keys = (await (await api("keys")).json()) as { keys: Array<{ rotation?: { oldKeyRevokedAt?: string } }> };
+        if (keys.keys.some((k) => k.rotation?.oldKeyRevokedAt)) break;
+      }
+      Object.assign(secrets, await storedSecrets("after rotation:"));
+      const texts: string[] = [];
+      for (const path of ["functions", "invocations", "jobs", "webhooks", "keys", "data", "data/Order?limit=100"])
+        texts.push(await (await api(path)).text());
+      const all = JSON.parse(texts[1] as string) as { invocations: Array<{ id: string }> };
+      for (const { id } of all.invocations) texts.push(await (await api(`invocations/${id}`)).text());
+      stream.abort();
+      await reading;
+      texts.push(streamed);
+
+      expect(leaked(texts, secrets)).toEqual([]);
+      // And the stream and the API did carry what was done, masked where it had secrets.
+      expect(streamed).toMatch(/event: invocation\ndata: .*"function":"payments-webhook"/);
+      expect(streamed).toMatch(/event: rotation\ndata: .*"oldKeyRevokedAt"/);
+      expect(delivered?.event.headers).toMatchObject({
+        "stripe-signature": "[REDACTED]",
+        authorization: "[REDACTED]",
+        "x-api-key": "[REDACTED]",
+      });
+      expect(all.invocations.length).toBeGreaterThanOrEqual(6);
+    }, 40_000);
+  });
+});

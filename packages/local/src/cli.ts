@@ -52,6 +52,7 @@ async function main(args: string[]) {
   console.log(
     "Try: npm run webhook -- payments-webhook payment_intent.succeeded   |   npm run job -- expire-stale-orders",
   );
+  console.log(`Console: ${runtime.info.consoleUrl} (functions, invocations, jobs, webhooks, keys, data)`);
   console.log(`Ready: gateway on ${runtime.info.gatewayUrl} (Ctrl-C to stop)\n`);
 
   // Functions, routes, schedules and keys come from the manifest as it was at start.

@@ -184,6 +184,17 @@ describe("npm start, run as a user runs it", () => {
     expect(lines).toContain(`Ready: gateway on ${info.gatewayUrl} (Ctrl-C to stop)`);
   });
 
+  it("prints the console's URL, where the gateway serves the console page", async () => {
+    const lines = running().output().split("\n");
+
+    expect(lines).toContain(
+      `Console: ${info.gatewayUrl}/_local/console/ (functions, invocations, jobs, webhooks, keys, data)`,
+    );
+    const res = await fetch(`${info.gatewayUrl}/_local/console/`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("<title>flxbl-lambda local console</title>");
+  });
+
   it("writes runtime.json with the gateway on PORT and an emulator the admin key opens", async () => {
     const orders = await admin.query<Order>("Order");
 

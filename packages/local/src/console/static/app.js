@@ -64,6 +64,7 @@ function render() {
   const section = document.getElementById(`view-${name}`);
   const changed = current !== name;
   current = name;
+  if (changed) announce("");
   document.title = `${section.querySelector("h2").textContent} · flxbl-lambda local console`;
   views[name].render(section.querySelector(".view-body"), state).catch((err) => showError(section, err));
   if (changed && document.activeElement?.closest("nav")) section.querySelector("h2").focus();

@@ -84,7 +84,7 @@ function draw(state, { keepDetail = false } = {}) {
   );
   const old = body.querySelector("#invocation-detail");
   const detail = keepDetail && old ? old : detailOf(selected);
-  fill(body, filters(state), el("div", { class: "split" }, list, detail));
+  fill(body, filters(state), el("div", { class: selected ? "split open" : "split" }, list, detail));
 }
 
 /** Ids of records an event or answer names (`orderId`, `productId`) that the data view can open. */

@@ -27,7 +27,7 @@ async function main(args: string[]) {
     throw new CliError(`${(err as Error).message}\n${usage}`, 2);
   }
   const config = readLocalConfig();
-  const runtime = await startRuntime({ manifest, ...config, reset });
+  const runtime = await startRuntime({ manifest, ...config, reset, recordFlxblCalls: true });
   const rows = Object.entries(runtime.info.functions).map(([name, fn]) => [
     name,
     fn.trigger,

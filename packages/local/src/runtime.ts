@@ -40,6 +40,7 @@ import { appName, rotationFunction } from "@flxbl-lambda/functions";
 import { isScheduledForDeletion, type ProvisionResult, provisionKeys } from "@flxbl-lambda/provisioning";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { connectionFailure, isUnreachable } from "./cli-kit.js";
+import { startFlxblProxy } from "./console/flxbl-proxy.js";
 import { type Delivery, InvocationRecorder } from "./console/recorder.js";
 import { consolePath, createConsole } from "./console/server.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
@@ -73,6 +74,12 @@ export interface RuntimeOptions {
    * @default false
    */
   reset?: boolean;
+  /**
+   * Passes the functions' FLXBL calls through a recording proxy (`FLXBL_URL` points at it), so the
+   * console shows each invocation's calls and retries. `npm start` turns it on.
+   * @default false (functions call FLXBL directly)
+   */
+  recordFlxblCalls?: boolean;
 }
 
 /** What `runtime.json` holds: everything scripts and tests need to talk to the running app. */
@@ -240,6 +247,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     // Every invocation with its log lines, for the console (in memory, the last 200).
     const recorder = new InvocationRecorder({ limit: 200 });
+    const proxy = options.recordFlxblCalls
+      ? await startFlxblProxy({ upstream: flxbl.url, onCall: (fn, call) => recorder.flxblCall(fn, call) })
+      : undefined;
+    if (proxy) closers.push(() => proxy.close());
     const hosts = new Map<string, FunctionHost>();
     for (const spec of options.manifest) {
       const host = new FunctionHost(spec, {
@@ -248,7 +259,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           ...aws,
           // As the stack writes it; `.env` values replace the manifest's (an empty one keeps it).
           ...functionEnvironment(spec, {
-            flxblUrl: flxbl.url,
+            flxblUrl: proxy?.urlFor(spec.name) ?? flxbl.url,
             secretId: secretName(spec.name),
             tableName,
             stage,

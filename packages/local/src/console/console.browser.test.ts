@@ -43,6 +43,7 @@ describe("the local console in a browser", () => {
       port: 0,
       dataDir,
       schedules: false,
+      recordFlxblCalls: true,
       // A short grace period, so the old key's revocation shows within the test; every pending order is stale.
       env: { ROTATION_GRACE_SECONDS: "2", FLXBL_SECRET_TTL_SECONDS: "1", PENDING_ORDER_MAX_AGE: "PT0S" },
       log: (line) => lines.push(line),
@@ -97,6 +98,11 @@ describe("the local console in a browser", () => {
     expect(invocationHash, logTail()).toMatch(/view=invocations/);
     orderId = (await detail.getByRole("link", { name: /^Order node_/ }).textContent())?.replace("Order ", "") ?? "";
     expect(orderId).toMatch(/^node_/);
+    const calls = await detail.locator("#flxbl-calls tbody tr").allTextContents();
+    expect(
+      calls.some((c) => c.startsWith(`GET/dynamic/Order/${orderId}200`)),
+      calls.join("\n"),
+    ).toBe(true);
   });
 
   it("opens the order that webhook paid in the data view", async () => {

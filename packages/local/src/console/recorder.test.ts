@@ -50,14 +50,28 @@ describe("InvocationRecorder", () => {
     expect(recorder.get(id)?.logs.map((l) => l.message)).toEqual(["late line"]);
   });
 
-  it("counts the FLXBL retries the client logged", () => {
+  it("adds each FLXBL call to the function's running invocation and counts a repeat after a 429 or 5xx as a retry", () => {
     const recorder = new InvocationRecorder();
     const id = job(recorder, "r-1");
+    const call = (path: string, status: number | "failed") => ({ method: "GET", path, status, durationMs: 2, at: "t" });
 
-    recorder.log("low-stock-alerts", powertools("r-1", "retrying FLXBL call", { attempt: 1 }));
-    recorder.log("low-stock-alerts", powertools("r-1", "retrying FLXBL call", { attempt: 2 }));
+    recorder.flxblCall("low-stock-alerts", call("/dynamic/Product", 429));
+    recorder.flxblCall("low-stock-alerts", call("/dynamic/Product", 200));
+    recorder.flxblCall("low-stock-alerts", call("/dynamic/StockAlert", 200));
+    recorder.flxblCall("low-stock-alerts", call("/dynamic/StockAlert", 200));
 
-    expect(recorder.get(id)?.flxblRetries).toBe(2);
+    expect(recorder.get(id)?.flxblCalls?.map((c) => c.retry)).toEqual([false, true, false, false]);
+    expect(recorder.get(id)?.flxblRetries).toBe(1);
+  });
+
+  it("leaves out a FLXBL call it cannot tell apart: two invocations of its function running", () => {
+    const recorder = new InvocationRecorder();
+    job(recorder, "r-1");
+    job(recorder, "r-2");
+
+    recorder.flxblCall("low-stock-alerts", { method: "GET", path: "/x", status: 200, durationMs: 1, at: "t" });
+
+    expect(recorder.list().map((v) => v.flxblCalls)).toEqual([undefined, undefined]);
   });
 
   it("redacts secrets in log lines and in job summaries", () => {

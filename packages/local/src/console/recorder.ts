@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { FlxblCall } from "./flxbl-proxy.js";
 import { maskBody, maskHeaders, maskValue } from "./mask.js";
 
 /** An HTTP request as the gateway received it: kept (server-side only) so it can be replayed byte for byte. */
@@ -32,7 +33,12 @@ export interface InvocationView {
   /** `running` until it ends; then the HTTP status of a webhook, `ok` or `error` for the others. */
   status: number | "running" | "ok" | "error";
   error?: { name: string; message: string };
-  /** Retries of FLXBL calls the function logged (the client logs each retry). */
+  /**
+   * The FLXBL calls it made, each marked `retry` when it repeats a call of the same invocation
+   * that FLXBL refused with a retryable status (429, 5xx) or that failed; absent when calls are
+   * not recorded (`startRuntime` without `recordFlxblCalls`).
+   */
+  flxblCalls?: Array<FlxblCall & { retry: boolean }>;
   flxblRetries: number;
   logs: LogLine[];
   event: { headers?: Record<string, string>; body?: string; value?: unknown };
@@ -150,7 +156,26 @@ export class InvocationRecorder {
       (parsed.requestId ? this.#byRequest.get(parsed.requestId) : undefined) ?? this.#onlyCurrent(fn, Date.now());
     if (!entry || entry.view.function !== fn) return;
     entry.view.logs.push(parsed.line);
-    if (parsed.line.message === "retrying FLXBL call") entry.view.flxblRetries++;
+    this.#emit({ type: "invocation", data: entry.view });
+  }
+
+  /**
+   * Adds a FLXBL call of `fn` to its running invocation. With several invocations of one
+   * function running at once, a call cannot be told apart by its function alone: it is left out.
+   */
+  flxblCall(fn: string, call: FlxblCall): void {
+    const entry = this.#onlyCurrent(fn, Date.now());
+    if (!entry) return;
+    entry.view.flxblCalls ??= [];
+    const calls = entry.view.flxblCalls;
+    const retry = calls.some(
+      (c) =>
+        c.method === call.method &&
+        c.path === call.path &&
+        (c.status === "failed" || c.status === 429 || c.status >= 500),
+    );
+    calls.push({ ...maskValue(call), retry });
+    if (retry) entry.view.flxblRetries++;
     this.#emit({ type: "invocation", data: entry.view });
   }
 

@@ -18,6 +18,7 @@ const runtime = await startRuntime({
   port: 0,
   dataDir,
   schedules: false,
+  recordFlxblCalls: true,
   env: { ROTATION_GRACE_SECONDS: "2", FLXBL_SECRET_TTL_SECONDS: "1", PENDING_ORDER_MAX_AGE: "PT0S" },
   log: () => undefined,
   functionLog: () => undefined,

@@ -52,6 +52,7 @@ describe("the local console's page and API over HTTP", () => {
       port: 0,
       dataDir,
       schedules: false,
+      recordFlxblCalls: true,
       env: { ROTATION_GRACE_SECONDS: "2", FLXBL_SECRET_TTL_SECONDS: "1" },
       log: (line) => lines.push(line),
       functionLog: (fn, line) => lines.push(`${fn} | ${line}`),
@@ -210,6 +211,38 @@ describe("the local console's page and API over HTTP", () => {
 
       expect(res.status).toBe(400);
       expect(((await res.json()) as { message: string }).message).toMatch(/job run, not a webhook delivery/);
+    });
+  });
+
+  describe("FLXBL calls", () => {
+    it("shows a webhook's FLXBL calls, with the call repeated after FLXBL's 503 marked as a retry", async () => {
+      // The injected fault must meet this webhook's first call, not a call of a job still running.
+      for (let until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+        const running = (await (await api("invocations?status=running")).json()) as { invocations: unknown[] };
+        if (running.invocations.length === 0) break;
+      }
+      const { url, adminKey } = runtime.info.flxbl;
+      const configured = await fetch(`${new URL(url).origin}/_emulator/config`, {
+        method: "PATCH",
+        headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ faults: { errorBurst: 1, errorStatus: 503 } }),
+      });
+      expect(configured.status).toBe(200);
+
+      const sent = (await (await post("webhooks/inventory-webhook/send", { type: "inventory.updated" })).json()) as {
+        status: number;
+        invocationId: string;
+      };
+
+      expect(sent.status).toBe(200);
+      const view = (await (await api(`invocations/${sent.invocationId}`)).json()) as {
+        flxblCalls: Array<{ method: string; path: string; status: number; retry: boolean }>;
+        flxblRetries: number;
+      };
+      const [first, second] = view.flxblCalls;
+      expect(first).toMatchObject({ status: 503, retry: false });
+      expect(second).toMatchObject({ method: first?.method, path: first?.path, status: 200, retry: true });
+      expect(view.flxblRetries).toBe(1);
     });
   });
 

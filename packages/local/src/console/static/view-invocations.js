@@ -71,12 +71,12 @@ function draw(state, { keepDetail = false } = {}) {
     el("code", {}, v.trigger),
     statusBadge(v.status),
     duration(v.durationMs),
-    String(v.flxblRetries),
+    v.flxblCalls ? `${v.flxblCalls.length} (${v.flxblRetries} retried)` : "not recorded",
     el("code", { title: v.requestId }, v.requestId.slice(0, 8)),
   ]);
   const list = table(
     `${shown.length} invocations${fn ? ` of ${fn}` : ""}${status ? `, ${status}` : ""} (newest first, live)`,
-    ["Time", "Function", "Trigger", "Status", "Duration", "FLXBL retries", "Request id"],
+    ["Time", "Function", "Trigger", "Status", "Duration", "FLXBL calls", "Request id"],
     rows,
     {
       id: "invocations-table",
@@ -139,7 +139,6 @@ function detailOf(id) {
       ["Trigger", el("code", {}, view.trigger)],
       ["Duration", duration(view.durationMs)],
       ["Request id", el("code", {}, view.requestId)],
-      ["FLXBL retries", String(view.flxblRetries)],
       ["Replay of", view.replayOf ? link({ view: "invocations", id: view.replayOf }, "the original delivery") : null],
       ["Error", view.error ? `${view.error.name}: ${view.error.message}` : null],
       [
@@ -160,6 +159,21 @@ function detailOf(id) {
           el("button", { type: "button", onclick: () => replay(view) }, "Replay this delivery"),
         )
       : null,
+    el("h4", {}, "FLXBL calls"),
+    view.flxblCalls
+      ? table(
+          `${view.flxblCalls.length} calls, ${view.flxblRetries} of them retries`,
+          ["Method", "Path", "Status", "Duration", "Retry"],
+          view.flxblCalls.map((c) => [
+            c.method,
+            el("code", {}, c.path),
+            statusBadge(c.status),
+            duration(c.durationMs),
+            c.retry ? "retry" : "",
+          ]),
+          { id: "flxbl-calls" },
+        )
+      : el("p", { class: "muted" }, "Not recorded: npm start records them (startRuntime with recordFlxblCalls)."),
     el("h4", {}, `Log lines (${view.logs.length})`),
     el(
       "ol",

@@ -1,5 +1,4 @@
 import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -9,6 +8,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type Runtime, type RuntimeInfo, startRuntime } from "./runtime.js";
 import { flxblAdmin, paymentSucceeded, stripeHeaders } from "./test-fixtures/app-client.js";
+import { rawRequest } from "./test-fixtures/raw-request.js";
 
 /** Test functions beside the app's: one that echoes what it got, one that outlives its timeout. */
 const echo = {
@@ -40,31 +40,6 @@ interface Echoed {
 
 /** Files a careless earlier run (or an older version) could have left in the data folder, readable by all. */
 const leftBehind = { "runtime.json": "{}", "emulator-admin-key": "", "secrets.json": "[]", "secrets.json.tmp": "[]" };
-
-/**
- * One request with exactly the headers given, `Host` included (fetch will not send another
- * Host), to the gateway's address whatever the Host names.
- */
-function rawRequest(
-  url: string,
-  path: string,
-  { method = "GET", headers = {} }: { method?: string; headers?: Record<string, string> } = {},
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const { hostname, port } = new URL(url);
-    const req = httpRequest({ host: hostname, port, path, method, headers, timeout: 10_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 describe("startRuntime", () => {
   let dataDir = "";

@@ -44,6 +44,7 @@ import { startFlxblProxy } from "./console/flxbl-proxy.js";
 import { type Delivery, InvocationRecorder } from "./console/recorder.js";
 import { consolePath, createConsole } from "./console/server.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
+import { readable } from "./function-lines.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -706,29 +707,4 @@ function writeResult(res: ServerResponse, result: unknown) {
         ? Buffer.from(structured.body, "base64")
         : Buffer.from(structured.body, "utf8");
   res.writeHead(structured.statusCode ?? 200, headers).end(body);
-}
-
-/** Lambda boilerplate a local reader does not need on every line. */
-const boilerplate = new Set([
-  "timestamp",
-  "service",
-  "cold_start",
-  "function_arn",
-  "function_memory_size",
-  "function_name",
-  "sampling_rate",
-  "xray_trace_id",
-]);
-
-/** A Powertools JSON line as `LEVEL message {the rest}`, request id shortened; other lines as they are. */
-function readable(line: string): string {
-  if (!line.startsWith("{")) return line;
-  try {
-    const { level, message, function_request_id: id, ...rest } = JSON.parse(line) as Record<string, unknown>;
-    for (const key of boilerplate) delete rest[key];
-    const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
-    return `${String(level).padEnd(5)} ${typeof id === "string" ? `${id.slice(0, 8)} ` : ""}${String(message)}${extra}`;
-  } catch {
-    return line;
-  }
 }

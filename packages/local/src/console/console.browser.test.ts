@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { manifest, type Order } from "@flxbl-lambda/functions";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Runtime, startRuntime } from "../runtime.js";
+import type { Runtime } from "../runtime.js";
 import { flxblAdmin } from "../test-fixtures/app-client.js";
+import { startConsoleApp } from "../test-fixtures/console-app.js";
 import { launchChromium } from "./browser.js";
 
 /**
@@ -13,16 +11,15 @@ import { launchChromium } from "./browser.js";
  * real `npm start` runtime: what a developer sees and clicks, read from the DOM as text.
  */
 describe("the local console in a browser", () => {
+  let app: Awaited<ReturnType<typeof startConsoleApp>>;
   let runtime: Runtime;
-  let dataDir: string;
   let browser: Browser;
   let page: Page;
-  const lines: string[] = [];
   /** Errors the page raised and requests it made to anywhere but the console's origin. */
   const pageErrors: string[] = [];
   const foreignRequests: string[] = [];
-  const logTail = () => `--- runtime log (last 30 lines)\n${lines.slice(-30).join("\n")}`;
-  const consoleUrl = () => runtime.info.consoleUrl as string;
+  const logTail = () => app.logTail();
+  const consoleUrl = () => app.consoleUrl;
   /** Waits up to `ms` for the locator to be visible. */
   const visible = (locator: Locator, ms = 15_000) => locator.waitFor({ state: "visible", timeout: ms });
   /** The locator's text as it is now ("" while it is not there), for `expect.poll`. */
@@ -37,18 +34,8 @@ describe("the local console in a browser", () => {
   };
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "flxbl-console-browser-"));
-    runtime = await startRuntime({
-      manifest,
-      port: 0,
-      dataDir,
-      schedules: false,
-      recordFlxblCalls: true,
-      // A short grace period, so the old key's revocation shows within the test; every pending order is stale.
-      env: { ROTATION_GRACE_SECONDS: "2", FLXBL_SECRET_TTL_SECONDS: "1", PENDING_ORDER_MAX_AGE: "PT0S" },
-      log: (line) => lines.push(line),
-      functionLog: (fn, line) => lines.push(`${fn} | ${line}`),
-    });
+    app = await startConsoleApp("console-browser");
+    runtime = app.runtime;
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     watch(page);
@@ -57,8 +44,7 @@ describe("the local console in a browser", () => {
 
   afterAll(async () => {
     await browser?.close();
-    await runtime?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await app?.close();
   });
 
   it("lists every manifest function with its trigger, its scopes and a working key", async () => {

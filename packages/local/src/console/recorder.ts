@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { parsePowertoolsLine } from "../function-lines.js";
 import type { FlxblCall } from "./flxbl-proxy.js";
 import { maskBody, maskHeaders, maskValue } from "./mask.js";
 
@@ -237,39 +238,16 @@ export class InvocationRecorder {
 /** Powertools JSON lines become level, message and the other fields; other lines stay as text. Both redacted. */
 function parseLine(text: string): { line: LogLine; requestId?: string } {
   const at = new Date().toISOString();
-  if (text.startsWith("{")) {
-    try {
-      const {
-        level,
-        message,
-        timestamp,
-        function_request_id: requestId,
-        ...rest
-      } = JSON.parse(text) as Record<string, unknown>;
-      for (const key of boilerplate) delete rest[key];
-      return {
-        requestId: typeof requestId === "string" ? requestId : undefined,
-        line: maskValue({
-          at: typeof timestamp === "string" ? timestamp : at,
-          ...(typeof level === "string" ? { level } : {}),
-          message: String(message ?? ""),
-          ...(Object.keys(rest).length > 0 ? { fields: rest } : {}),
-        }),
-      };
-    } catch {
-      // Not JSON after all: the text below.
-    }
-  }
-  return { line: maskValue({ at, message: text }) };
+  const parsed = parsePowertoolsLine(text);
+  if (!parsed) return { line: maskValue({ at, message: text }) };
+  const { level, message, requestId, timestamp, fields } = parsed;
+  return {
+    requestId,
+    line: maskValue({
+      at: timestamp ?? at,
+      level,
+      message,
+      ...(Object.keys(fields).length > 0 ? { fields } : {}),
+    }),
+  };
 }
-
-/** Lambda boilerplate every Powertools line carries. */
-const boilerplate = [
-  "service",
-  "cold_start",
-  "function_arn",
-  "function_memory_size",
-  "function_name",
-  "sampling_rate",
-  "xray_trace_id",
-];

@@ -3,31 +3,19 @@
  * would (a sample webhook, a job run, a key rotation) and saves a PNG of each console view to
  * `packages/local/docs/`, through the same browser the tests use.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { manifest } from "@flxbl-lambda/functions";
-import { startRuntime } from "../runtime.js";
+import { startConsoleApp } from "../test-fixtures/console-app.js";
 import { launchChromium } from "./browser.js";
 
 const out = fileURLToPath(new URL("../../docs/", import.meta.url));
-const dataDir = mkdtempSync(join(tmpdir(), "flxbl-console-screenshots-"));
-const runtime = await startRuntime({
-  manifest,
-  port: 0,
-  dataDir,
-  schedules: false,
-  recordFlxblCalls: true,
-  env: { ROTATION_GRACE_SECONDS: "2", FLXBL_SECRET_TTL_SECONDS: "1", PENDING_ORDER_MAX_AGE: "PT0S" },
-  log: () => undefined,
-  functionLog: () => undefined,
-});
+const app = await startConsoleApp("console-screenshots");
 const browser = await launchChromium();
 try {
   mkdirSync(out, { recursive: true });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const base = runtime.info.consoleUrl as string;
+  const base = app.consoleUrl;
   const shot = async (name: string) => {
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(out, `console-${name}.png`) });
@@ -79,6 +67,5 @@ try {
   await shot("narrow");
 } finally {
   await browser.close();
-  await runtime.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await app.close();
 }

@@ -1,40 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { manifest, type Order } from "@flxbl-lambda/functions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Runtime, startRuntime } from "../runtime.js";
+import type { Runtime } from "../runtime.js";
 import { flxblAdmin, paymentSucceeded, stripeHeaders } from "../test-fixtures/app-client.js";
-
-/** One request with exactly these headers (`Host` included), to the gateway whatever the Host names. */
-function rawRequest(
-  base: string,
-  path: string,
-  { method = "GET", headers = {} }: { method?: string; headers?: Record<string, string> } = {},
-): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const { hostname, port } = new URL(base);
-    const req = httpRequest({ host: hostname, port, path, method, headers, timeout: 10_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
+import { startConsoleApp } from "../test-fixtures/console-app.js";
+import { rawRequest } from "../test-fixtures/raw-request.js";
 
 describe("the local console's page and API over HTTP", () => {
+  let app: Awaited<ReturnType<typeof startConsoleApp>>;
   let runtime: Runtime;
-  let dataDir: string;
-  const lines: string[] = [];
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${runtime.info.consoleUrl}api/${path}`, { signal: AbortSignal.timeout(15_000), ...init });
   const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
@@ -46,22 +21,10 @@ describe("the local console's page and API over HTTP", () => {
   const port = () => new URL(runtime.info.gatewayUrl).port;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "flxbl-console-http-"));
-    runtime = await startRuntime({
-      manifest,
-      port: 0,
-      dataDir,
-      schedules: false,
-      recordFlxblCalls: true,
-      env: { ROTATION_GRACE_SECONDS: "2", FLXBL_SECRET_TTL_SECONDS: "1" },
-      log: (line) => lines.push(line),
-      functionLog: (fn, line) => lines.push(`${fn} | ${line}`),
-    });
+    app = await startConsoleApp("console-http");
+    runtime = app.runtime;
   }, 60_000);
-  afterAll(async () => {
-    await runtime?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => app?.close());
 
   describe("the page and its files", () => {
     it.each([

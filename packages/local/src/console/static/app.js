@@ -1,6 +1,6 @@
 // The console's page: reads the state from the URL's hash, renders one view, keeps a live
 // stream of changes (server-sent events) and hands them to the view on screen.
-import { fill } from "./dom.js";
+import { el, fill } from "./dom.js";
 import * as data from "./view-data.js";
 import * as functions from "./view-functions.js";
 import * as invocations from "./view-invocations.js";
@@ -91,7 +91,24 @@ function listen() {
   }
 }
 
+/** A section per view, titled as its link in the navigation. */
+function sections() {
+  const main = document.querySelector("main");
+  for (const name of Object.keys(views)) {
+    const title = document.querySelector(`nav a[data-view="${name}"]`).textContent;
+    main.append(
+      el(
+        "section",
+        { id: `view-${name}`, "data-view": name, "aria-labelledby": `h-${name}`, hidden: true },
+        el("h2", { id: `h-${name}`, tabindex: -1 }, title),
+        el("div", { class: "view-body" }),
+      ),
+    );
+  }
+}
+
 async function start() {
+  sections();
   listen();
   const [list, entities] = await Promise.all([api("invocations"), api("data").catch(() => ({ entities: [] }))]);
   for (const view of list.invocations.reverse())

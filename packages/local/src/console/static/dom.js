@@ -119,3 +119,22 @@ export const duration = (ms) => (ms === undefined || ms === null ? "" : `${ms} m
 export function link(params, text, attributes = {}) {
   return el("a", { href: `#${new URLSearchParams(params)}`, ...attributes }, text);
 }
+
+/** A button that runs `onclick`; `attributes` may add `disabled`, `aria-label` and the like. */
+export const button = (text, onclick, attributes = {}) =>
+  el("button", { type: "button", onclick, ...attributes }, text);
+
+/** A row of buttons. */
+export const toolbar = (...buttons) => el("p", { class: "toolbar" }, ...buttons);
+
+/** `fn`, called at most once per `ms` however often the result is called (a burst of events, one refresh). */
+export function coalesced(fn, ms) {
+  let timer;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      fn();
+    }, ms);
+  };
+}

@@ -1,6 +1,6 @@
 // Data: FLXBL's entities and records, read-only, newest first; a record opens by id.
 import { api, go } from "./app.js";
-import { el, facts, fill, link, table } from "./dom.js";
+import { button, el, facts, fill, link, table, toolbar } from "./dom.js";
 
 const pageSize = 25;
 
@@ -48,23 +48,9 @@ async function records(entity, offset) {
       rows,
       { id: "records-table" },
     ),
-    el(
-      "p",
-      { class: "toolbar" },
-      el(
-        "button",
-        {
-          type: "button",
-          disabled: offset === 0,
-          onclick: () => go({ offset: Math.max(0, offset - pageSize) || null }),
-        },
-        "Newer",
-      ),
-      el(
-        "button",
-        { type: "button", disabled: page.total === null || end >= page.total, onclick: () => go({ offset: end }) },
-        "Older",
-      ),
+    toolbar(
+      button("Newer", () => go({ offset: Math.max(0, offset - pageSize) || null }), { disabled: offset === 0 }),
+      button("Older", () => go({ offset: end }), { disabled: page.total === null || end >= page.total }),
     ),
   );
 }

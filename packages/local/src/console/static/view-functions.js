@@ -1,6 +1,6 @@
 // Functions: every manifest function with its trigger, scopes, key health and last invocation.
 import { api, store } from "./app.js";
-import { check, duration, el, fill, link, relative, statusBadge, table, time } from "./dom.js";
+import { button, check, duration, el, fill, link, relative, statusBadge, table, time, toolbar } from "./dom.js";
 
 let functions = [];
 let body;
@@ -96,7 +96,7 @@ function draw() {
   });
   fill(
     body,
-    el("p", { class: "toolbar" }, el("button", { type: "button", onclick: () => render(body) }, "Check keys again")),
+    toolbar(button("Check keys again", () => render(body))),
     table(`${functions.length} functions`, ["Function", "Trigger", "Scopes", "Key", "Last invocation"], rows, {
       id: "functions-table",
     }),

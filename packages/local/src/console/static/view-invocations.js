@@ -1,6 +1,6 @@
 // Invocations, live: a filterable list and the open one's log lines, event and answer.
 import { announce, api, go, store } from "./app.js";
-import { duration, el, facts, fill, link, pre, statusBadge, table, time } from "./dom.js";
+import { button, duration, el, facts, fill, link, pre, statusBadge, table, time, toolbar } from "./dom.js";
 
 let body;
 let functionNames = [];
@@ -152,13 +152,7 @@ function detailOf(id) {
           : null,
       ],
     ]),
-    view.event.headers
-      ? el(
-          "p",
-          { class: "toolbar" },
-          el("button", { type: "button", onclick: () => replay(view) }, "Replay this delivery"),
-        )
-      : null,
+    view.event.headers ? toolbar(button("Replay this delivery", () => replay(view))) : null,
     el("h4", {}, "FLXBL calls"),
     view.flxblCalls
       ? table(

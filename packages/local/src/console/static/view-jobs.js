@@ -1,10 +1,22 @@
 // Jobs: run one now, watch its progress (from its checkpoint), read the last summaries.
 import { announce, api } from "./app.js";
-import { duration, el, facts, fill, link, relative, statusBadge, table, time } from "./dom.js";
+import {
+  button,
+  coalesced,
+  duration,
+  el,
+  facts,
+  fill,
+  link,
+  relative,
+  statusBadge,
+  table,
+  time,
+  toolbar,
+} from "./dom.js";
 
 let jobs = [];
 let body;
-let refreshing;
 
 export async function render(container) {
   body = container;
@@ -12,15 +24,10 @@ export async function render(container) {
   draw();
 }
 
+const refresh = coalesced(() => render(body).catch(() => undefined), 150);
+
 export function onEvent(type, payload) {
-  if (type === "job" || (type === "invocation" && payload.kind === "job")) {
-    // Coalesced: a burst of log lines makes one refresh.
-    if (refreshing) return;
-    refreshing = setTimeout(() => {
-      refreshing = undefined;
-      render(body).catch(() => undefined);
-    }, 150);
-  }
+  if (type === "job" || (type === "invocation" && payload.kind === "job")) refresh();
 }
 
 const counts = (s) => (s ? `${s.scanned ?? 0} scanned, ${s.changed ?? 0} changed, ${s.failed ?? 0} failed` : "");
@@ -62,19 +69,11 @@ function card(job) {
           : "no more runs",
       ],
     ]),
-    el(
-      "p",
-      { class: "toolbar" },
-      el(
-        "button",
-        {
-          type: "button",
-          disabled: Boolean(running),
-          onclick: () => run(job.name),
-          "aria-describedby": `progress-${job.name}`,
-        },
-        running ? "Running…" : "Run now",
-      ),
+    toolbar(
+      button(running ? "Running…" : "Run now", () => run(job.name), {
+        disabled: Boolean(running),
+        "aria-describedby": `progress-${job.name}`,
+      }),
     ),
     el(
       "p",

@@ -1,10 +1,22 @@
 // Keys: each function's key health, and rotating one now (as `npm run keys -- rotate` does).
 import { announce, api } from "./app.js";
-import { check, duration, el, facts, fill, link, relative, statusBadge, table, time } from "./dom.js";
+import {
+  button,
+  check,
+  coalesced,
+  duration,
+  el,
+  facts,
+  fill,
+  link,
+  relative,
+  statusBadge,
+  table,
+  time,
+} from "./dom.js";
 
 let keys = [];
 let body;
-let refreshing;
 
 export async function render(container) {
   body = container;
@@ -12,14 +24,10 @@ export async function render(container) {
   draw();
 }
 
+const refresh = coalesced(() => render(body).catch(() => undefined), 200);
+
 export function onEvent(type, payload) {
-  if (type === "rotation" || (type === "invocation" && payload.kind === "rotation")) {
-    if (refreshing) return;
-    refreshing = setTimeout(() => {
-      refreshing = undefined;
-      render(body).catch(() => undefined);
-    }, 200);
-  }
+  if (type === "rotation" || (type === "invocation" && payload.kind === "rotation")) refresh();
 }
 
 function rotation(key) {
@@ -81,16 +89,10 @@ function draw() {
       ? el("span", {}, el("code", { title: k.versionId }, k.versionId.slice(0, 8)), ` ${relative(k.versionCreated)}`)
       : "",
     el("span", { "data-health": k.function }, check(k.healthy, "healthy", "unhealthy")),
-    el(
-      "button",
-      {
-        type: "button",
-        onclick: () => rotate(k.function),
-        disabled: k.rotation?.state === "running",
-        "aria-label": `Rotate ${k.function}'s key now`,
-      },
-      "Rotate now",
-    ),
+    button("Rotate now", () => rotate(k.function), {
+      disabled: k.rotation?.state === "running",
+      "aria-label": `Rotate ${k.function}'s key now`,
+    }),
   ]);
   fill(
     body,

@@ -34,9 +34,10 @@ describe("the local console in a browser", () => {
   };
 
   beforeAll(async () => {
+    // The browser first: without one the file fails at once, saying how to install it.
+    browser = await launchChromium();
     app = await startConsoleApp("console-browser");
     runtime = app.runtime;
-    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     watch(page);
     await page.goto(consoleUrl());

@@ -64,7 +64,7 @@ function writersOf(ctx: ConsoleContext): Record<string, string[]> {
 
 /** A page of an entity's records, newest first. */
 export async function listRecords(ctx: ConsoleContext, entity: string, params: URLSearchParams) {
-  known("entity", entity, ctx.entities);
+  known("entity", entity, ctx.entities, "entities");
   const offset = integer(params.get("offset"), 0, "offset", 0, 1_000_000);
   const limit = integer(params.get("limit"), 25, "limit", 1, 100);
   const { rows, total } = await query(ctx, entity, offset, limit);
@@ -73,7 +73,7 @@ export async function listRecords(ctx: ConsoleContext, entity: string, params: U
 
 /** One record. */
 export async function getRecord(ctx: ConsoleContext, entity: string, id: string) {
-  known("entity", entity, ctx.entities);
+  known("entity", entity, ctx.entities, "entities");
   if (!/^[\w-]{1,128}$/.test(id)) throw new ConsoleRequestError(400, `"${id}" is not a record id`);
   return maskValue(await flxbl<Record<string, unknown>>(ctx, "GET", `/dynamic/${encodeURIComponent(entity)}/${id}`));
 }

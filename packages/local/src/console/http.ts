@@ -64,10 +64,10 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
 }
 
 /** Throws 404 naming the valid names unless `name` is one of them. */
-export function known(what: string, name: string, names: readonly string[]): void {
+export function known(what: string, name: string, names: readonly string[], plural = `${what}s`): void {
   if (!names.includes(name))
     throw new ConsoleRequestError(
       404,
-      `No ${what} named "${name}". ${what[0]?.toUpperCase()}${what.slice(1)}s: ${names.join(", ")}`,
+      `No ${what} named "${name}". ${plural[0]?.toUpperCase()}${plural.slice(1)}: ${names.join(", ")}`,
     );
 }

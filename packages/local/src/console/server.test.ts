@@ -153,7 +153,12 @@ describe("the local console's page and API over HTTP", () => {
         415,
         /application\/json/,
       ],
-      ["an unknown entity", () => api("data/Customer"), 404, /Entitys?: Product, Order, StockAlert/],
+      [
+        "an unknown entity",
+        () => api("data/Customer"),
+        404,
+        /No entity named "Customer". Entities: Product, Order, StockAlert/,
+      ],
       ["a limit out of range", () => api("data/Order?limit=5000"), 400, /limit must be a whole number from 1 to 100/],
       ["a record id with a path in it", () => api("data/Order/..%2F..%2Fapi-keys"), 400, /is not a record id/],
       ["an invocation not kept", () => api(`invocations/${randomUUID()}`), 404, /only the last ones are kept/],

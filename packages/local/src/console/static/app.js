@@ -77,6 +77,18 @@ function showError(section, err) {
   );
 }
 
+/** Keeps an invocation, and no more of them than the server does (the oldest started go first). */
+function remember(view) {
+  store.invocations.set(view.id, view);
+  while (store.invocations.size > kept) {
+    let oldest;
+    for (const v of store.invocations.values()) if (!oldest || v.startedAt < oldest.startedAt) oldest = v;
+    store.invocations.delete(oldest.id);
+  }
+}
+
+const kept = 200;
+
 function listen() {
   const stream = new EventSource("api/events");
   const status = document.getElementById("connection");
@@ -85,7 +97,7 @@ function listen() {
   for (const type of ["invocation", "job", "rotation"]) {
     stream.addEventListener(type, (event) => {
       const payload = JSON.parse(event.data);
-      if (type === "invocation") store.invocations.set(payload.id, payload);
+      if (type === "invocation") remember(payload);
       views[current]?.onEvent?.(type, payload, params());
     });
   }

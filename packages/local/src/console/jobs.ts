@@ -72,7 +72,8 @@ export class Jobs {
       const current = this.#progress.get(job);
       if (current?.invocationId !== invocationId) return;
       const progress = await this.#checkpoint(job).catch(() => undefined);
-      if (progress && this.#progress.get(job) === current) {
+      // Told only when it moved: the checkpoint is saved at each page and every few seconds.
+      if (progress && this.#progress.get(job) === current && !sameCounts(progress, current.progress)) {
         current.progress = progress;
         this.ctx.recorder.publish({ type: "job", data: { name: job, invocationId, progress } });
       }
@@ -132,3 +133,10 @@ export class Jobs {
     for (const timer of this.#timers) clearTimeout(timer);
   }
 }
+
+const sameCounts = (a: JobProgress, b: JobProgress | undefined) =>
+  b !== undefined &&
+  a.scanned === b.scanned &&
+  a.changed === b.changed &&
+  a.failed === b.failed &&
+  a.cursor === b.cursor;

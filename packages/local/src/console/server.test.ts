@@ -214,6 +214,54 @@ describe("the local console's page and API over HTTP", () => {
     });
   });
 
+  describe("jobs", () => {
+    it("reports a running job's progress from its checkpoint, then its summary among the last runs", async () => {
+      const admin = flxblAdmin(runtime.info.flxbl);
+      // Three pages of stale orders (every pending order is stale here), so the run saves checkpoints.
+      for (let i = 0; i < 250; i += 25)
+        await Promise.all(
+          Array.from({ length: 25 }, (_, j) =>
+            admin.create<Order>("Order", {
+              number: `ORD-PROGRESS-${i + j}`,
+              status: "pending",
+              total: 100,
+              currency: "eur",
+            }),
+          ),
+        );
+      const stream = new AbortController();
+      const events = await api("events", { signal: stream.signal });
+      let streamed = "";
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of events.body as AsyncIterable<Uint8Array>) streamed += decoder.decode(chunk);
+      })().catch(() => undefined);
+
+      const { invocationId } = (await (await post("jobs/expire-stale-orders/run")).json()) as { invocationId: string };
+      let runs: Array<{ invocationId: string; summary?: { changed: number; complete: boolean } }> = [];
+      for (let until = Date.now() + 20_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+        const jobs = (await (await api("jobs")).json()) as { jobs: Array<{ name: string; runs: typeof runs }> };
+        runs = jobs.jobs.find((j) => j.name === "expire-stale-orders")?.runs ?? [];
+        if (runs.some((r) => r.invocationId === invocationId)) break;
+      }
+      stream.abort();
+      await reading;
+
+      const progress = [...streamed.matchAll(/event: job\ndata: (.*)\n/g)].map(
+        (m) =>
+          JSON.parse(m[1] as string) as { invocationId: string; progress: { scanned: number; cursor: string | null } },
+      );
+      const scanned = progress.filter((p) => p.invocationId === invocationId).map((p) => p.progress.scanned);
+      // Seen mid-run: some records done, not all (the summary below has them all).
+      expect(
+        scanned.some((n) => n > 0 && n < 250),
+        `${scanned.join(", ")}\n${app.logTail()}`,
+      ).toBe(true);
+      expect(runs[0]).toMatchObject({ invocationId, summary: { complete: true } });
+      expect(runs[0]?.summary?.changed).toBeGreaterThanOrEqual(250);
+    }, 40_000);
+  });
+
   describe("secrets", () => {
     /** A secret's value never printed: a failed assertion names which secret leaked, not the value. */
     const leaked = (texts: string[], secrets: Record<string, string>) =>

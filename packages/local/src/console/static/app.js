@@ -1,6 +1,6 @@
 // The console's page: reads the state from the URL's hash, renders one view, keeps a live
 // stream of changes (server-sent events) and hands them to the view on screen.
-import { el, fill } from "./dom.js";
+import { coalesced, el, fill } from "./dom.js";
 import * as data from "./view-data.js";
 import * as functions from "./view-functions.js";
 import * as invocations from "./view-invocations.js";
@@ -44,6 +44,20 @@ export async function api(path, { method = "GET", body } = {}) {
   const parsed = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(parsed.message ?? `${method} ${path} answered ${res.status}`);
   return parsed;
+}
+
+/**
+ * A view that shows what `path` answers (`draw(container, answer)`) and loads it again, at most
+ * every `ms`, when the live stream brings a change it `hears`.
+ */
+export function reloadingView(path, draw, hears, ms = 150) {
+  let body;
+  const render = async (container = body) => {
+    body = container;
+    draw(container, await api(path));
+  };
+  const refresh = coalesced(() => render().catch(() => undefined), ms);
+  return { render, onEvent: (type, payload) => hears(type, payload) && refresh() };
 }
 
 /** Says something to screen readers (and shows it): the polite live region. */

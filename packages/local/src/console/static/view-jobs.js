@@ -1,34 +1,12 @@
 // Jobs: run one now, watch its progress (from its checkpoint), read the last summaries.
-import { announce, api } from "./app.js";
-import {
-  button,
-  coalesced,
-  duration,
-  el,
-  facts,
-  fill,
-  link,
-  relative,
-  statusBadge,
-  table,
-  time,
-  toolbar,
-} from "./dom.js";
+import { announce, api, reloadingView } from "./app.js";
+import { button, duration, el, facts, fill, link, relative, statusBadge, table, time, toolbar } from "./dom.js";
 
-let jobs = [];
-let body;
-
-export async function render(container) {
-  body = container;
-  jobs = (await api("jobs")).jobs;
-  draw();
-}
-
-const refresh = coalesced(() => render(body).catch(() => undefined), 150);
-
-export function onEvent(type, payload) {
-  if (type === "job" || (type === "invocation" && payload.kind === "job")) refresh();
-}
+export const { render, onEvent } = reloadingView(
+  "jobs",
+  (body, { jobs }) => fill(body, jobs.length ? jobs.map(card) : el("p", {}, "The manifest has no jobs.")),
+  (type, payload) => type === "job" || (type === "invocation" && payload.kind === "job"),
+);
 
 const counts = (s) => (s ? `${s.scanned ?? 0} scanned, ${s.changed ?? 0} changed, ${s.failed ?? 0} failed` : "");
 
@@ -102,10 +80,6 @@ function card(job) {
       },
     ),
   );
-}
-
-function draw() {
-  fill(body, jobs.length ? jobs.map(card) : el("p", {}, "The manifest has no jobs."));
 }
 
 async function run(name) {

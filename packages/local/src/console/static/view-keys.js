@@ -1,34 +1,13 @@
 // Keys: each function's key health, and rotating one now (as `npm run keys -- rotate` does).
-import { announce, api } from "./app.js";
-import {
-  button,
-  check,
-  coalesced,
-  duration,
-  el,
-  facts,
-  fill,
-  link,
-  relative,
-  statusBadge,
-  table,
-  time,
-} from "./dom.js";
+import { announce, api, reloadingView } from "./app.js";
+import { button, check, duration, el, facts, fill, link, relative, statusBadge, table, time } from "./dom.js";
 
-let keys = [];
-let body;
-
-export async function render(container) {
-  body = container;
-  keys = (await api("keys")).keys;
-  draw();
-}
-
-const refresh = coalesced(() => render(body).catch(() => undefined), 200);
-
-export function onEvent(type, payload) {
-  if (type === "rotation" || (type === "invocation" && payload.kind === "rotation")) refresh();
-}
+export const { render, onEvent } = reloadingView(
+  "keys",
+  (body, { keys }) => draw(body, keys),
+  (type, payload) => type === "rotation" || (type === "invocation" && payload.kind === "rotation"),
+  200,
+);
 
 function rotation(key) {
   const r = key.rotation;
@@ -77,7 +56,7 @@ function rotation(key) {
   );
 }
 
-function draw() {
+function draw(body, keys) {
   const rows = keys.map((k) => [
     k.function,
     check(k.secret === "yes", "yes", k.secret),
@@ -110,7 +89,7 @@ async function rotate(fn) {
   try {
     await api(`keys/${fn}/rotate`, { method: "POST" });
     announce(`Rotating ${fn}'s key`);
-    await render(body);
+    await render();
   } catch (err) {
     announce(`Rotation of ${fn} could not start: ${err.message}`);
   }

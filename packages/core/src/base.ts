@@ -17,4 +17,5 @@ export * from "./middleware/errors.js";
 export * from "./middleware/flxbl.js";
 export * from "./middleware/http-errors.js";
 export * from "./middleware/sanitize-errors.js";
+export * from "./observe/catalog.js";
 export * from "./schedule.js";

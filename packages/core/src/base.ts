@@ -18,4 +18,6 @@ export * from "./middleware/flxbl.js";
 export * from "./middleware/http-errors.js";
 export * from "./middleware/sanitize-errors.js";
 export * from "./observe/catalog.js";
+export * from "./observe/telemetry.js";
+export * from "./observe/tracing.js";
 export * from "./schedule.js";

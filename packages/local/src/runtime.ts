@@ -41,6 +41,7 @@ import { isScheduledForDeletion, type ProvisionResult, provisionKeys } from "@fl
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { connectionFailure, isUnreachable } from "./cli-kit.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
+import { compactMetricLine } from "./metric-lines.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -246,12 +247,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             secretId: secretName(spec.name),
             tableName,
             stage,
+            metricsNamespace: appName,
             secretTtlSeconds: options.env?.FLXBL_SECRET_TTL_SECONDS || undefined,
             maxStaleSeconds: options.env?.FLXBL_SECRET_MAX_STALE_SECONDS || undefined,
             overrides: options.env,
           }),
         },
-        onOutput: (line) => functionLog(spec.name, line),
+        onOutput: (line) => functionLog(spec.name, compactMetricLine(line) ?? line),
       });
       hosts.set(spec.name, host);
       closers.push(() => host.stop());
@@ -265,10 +267,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           flxblUrl: flxbl.url,
           adminSecretId: adminSecret,
           stage,
+          metricsNamespace: appName,
           graceSeconds: options.env?.ROTATION_GRACE_SECONDS || undefined,
         }),
       },
-      onOutput: (line) => functionLog(rotationFunction.name, line),
+      onOutput: (line) => functionLog(rotationFunction.name, compactMetricLine(line) ?? line),
     });
     closers.push(() => rotation.stop());
     // Secrets Manager invokes the rotation function once per step; a failed step fails the rotation.

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { metricNames } from "../observe/catalog.js";
+import { activeTelemetry, type FlxblCallFacts } from "../observe/telemetry.js";
 import { EntityClient } from "./entity.js";
 import {
   type CallSite,
@@ -219,7 +221,14 @@ export class FlxblClient {
    * {@link sendAttempt}, the answer read or turned into an error ({@link errorFor}), then the
    * retry policy ({@link decideRetry}) decides whether to back off and send again.
    */
-  async request<R>(spec: RequestSpec): Promise<R> {
+  request<R>(spec: RequestSpec): Promise<R> {
+    // In a handler, the call is counted (latency, retries, 429s) and traced under its operation.
+    const telemetry = activeTelemetry();
+    if (!telemetry) return this.#request<R>(spec, undefined);
+    return telemetry.flxblCall(spec.need, spec.method, (facts) => this.#request<R>(spec, facts));
+  }
+
+  async #request<R>(spec: RequestSpec, facts: FlxblCallFacts | undefined): Promise<R> {
     const site: CallSite = { method: spec.method, path: spec.path };
     const { scopes } = this.#options;
     if (scopes && !grants(scopes, spec.need)) throw new FlxblScopeError(site, scopeFor(spec.need), scopes);
@@ -251,6 +260,7 @@ export class FlxblClient {
       const sendLeft = cutoff - this.#now();
 
       let answer: Answer;
+      if (facts) facts.attempts++;
       try {
         answer = await sendAttempt(this.#fetch, {
           url,
@@ -279,6 +289,10 @@ export class FlxblClient {
       }
 
       pacer.answered(ticket, answer.status, answer.headers);
+      if (facts) {
+        facts.status = answer.status;
+        if (answer.status === 429) facts.throttled++;
+      }
       if (answer.status >= 200 && answer.status < 300) return parseBody<R>(site, answer);
       if (answer.status >= 300 && answer.status < 400) {
         throw new FlxblResponseError(site, "answered a redirect; not followed, so the API key goes nowhere else", {
@@ -292,6 +306,7 @@ export class FlxblClient {
         const fresh = await this.#keys.refresh(key);
         if (fresh !== key) {
           freshKey = fresh;
+          activeTelemetry()?.count(metricNames.keys.refreshes);
           this.#options.logger?.warn("FLXBL refused the cached API key; retrying with the refreshed secret", {
             ...site,
           });

@@ -1,0 +1,29 @@
+import type { InvocationOutcome } from "../lambda.js";
+import { metricNames } from "../observe/catalog.js";
+import { JobFailedError, type JobSummary } from "./runner.js";
+
+/**
+ * A job invocation's metrics, from its summary (the answer, or a {@link JobFailedError}'s):
+ * one run; records scanned, changed, failed and throttled; its seconds; complete, or incomplete
+ * (a checkpoint left for the next invocation); failed when it threw (Lambda retries it). A run
+ * another invocation owns counts only as a run. `jobHandler` passes it.
+ *
+ * @example
+ * ```ts
+ * export const handler = flxblHandler({ spec, env, outcome: jobOutcome }, work);
+ * ```
+ */
+export const jobOutcome: InvocationOutcome = (request, telemetry) => {
+  const names = metricNames.job;
+  telemetry.count(names.runs);
+  if (request.error !== undefined && request.error !== null) telemetry.count(names.errors);
+  const summary =
+    request.error instanceof JobFailedError ? request.error.summary : (request.response as JobSummary | undefined);
+  if (!summary || typeof summary !== "object" || typeof summary.scanned !== "number" || summary.skipped) return;
+  telemetry.count(names.scanned, summary.scanned);
+  telemetry.count(names.changed, summary.changed);
+  telemetry.count(names.failed, summary.failed);
+  telemetry.count(names.throttled, summary.throttled);
+  telemetry.value(names.seconds, "Seconds", summary.durationMs / 1000);
+  telemetry.count(summary.complete ? names.complete : names.incomplete);
+};

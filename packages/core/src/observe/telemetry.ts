@@ -1,0 +1,236 @@
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { defaultMetricsNamespace } from "../contract.js";
+import { metricNames, metricsNamespaceVariable } from "./catalog.js";
+import { flxblSubsegment } from "./tracing.js";
+
+/** A CloudWatch unit (`Count`, `Seconds`, `Milliseconds`, ...). */
+export type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
+/** What the client tells {@link Telemetry.flxblCall} about one call while it runs. */
+export interface FlxblCallFacts {
+  /** Attempts sent (1 + retries). */
+  attempts: number;
+  /** 429 answers among them. */
+  throttled: number;
+  /** The last answer's HTTP status; undefined when none came. */
+  status: number | undefined;
+}
+
+/** Latencies kept per operation and invocation: a uniform sample, so a 10,000-call job stays one document. */
+const latencySample = 100;
+
+class OperationStats {
+  calls = 0;
+  errors = 0;
+  throttled = 0;
+  retries = 0;
+  latencies: number[] = [];
+  seen = 0;
+
+  add(ms: number, facts: FlxblCallFacts, failed: boolean, random: () => number): void {
+    this.calls++;
+    if (failed) this.errors++;
+    this.throttled += facts.throttled;
+    this.retries += Math.max(0, facts.attempts - 1);
+    this.seen++;
+    // Reservoir sampling: each latency is kept with probability sample / seen.
+    if (this.latencies.length < latencySample) this.latencies.push(ms);
+    else {
+      const slot = Math.floor(random() * this.seen);
+      if (slot < latencySample) this.latencies[slot] = ms;
+    }
+  }
+}
+
+/**
+ * Options of {@link Telemetry}.
+ *
+ * @example
+ * ```ts
+ * const telemetry = new Telemetry({ serviceName: "payments-webhook", stage: "prod" });
+ * ```
+ */
+export interface TelemetryOptions {
+  /** The `service` dimension: the function's manifest name. */
+  serviceName: string;
+  /** The `stage` dimension (`APP_STAGE`). @default "local" */
+  stage?: string | undefined;
+  /** @default `POWERTOOLS_METRICS_NAMESPACE`, else {@link defaultMetricsNamespace} */
+  namespace?: string;
+  /** Random source for the latency sample (tests). @default Math.random */
+  random?: () => number;
+}
+
+/** The telemetry of the invocation running now, for the parts of core shared across handlers. */
+let active: Telemetry | undefined;
+
+/**
+ * The {@link Telemetry} of the invocation running in this container, if any: where the process-wide
+ * parts (the secret loader, the FLXBL client) count what they see. Lambda runs one invocation
+ * per container at a time.
+ *
+ * @example
+ * ```ts
+ * activeTelemetry()?.count(metricNames.keys.staleServes);
+ * ```
+ */
+export function activeTelemetry(): Telemetry | undefined {
+  return active;
+}
+
+/**
+ * A function's metrics (Powertools Metrics, CloudWatch EMF) and FLXBL call traces. Counts gather
+ * during an invocation and are written once at its end ({@link Telemetry.finish}): one EMF
+ * document with the function's metrics (dimensions `service`, `stage`), then one per FLXBL
+ * operation it called (plus `operation`) and per signature-refusal reason (plus `reason`);
+ * Powertools writes `ColdStart` on a cold start. `flxblHandler` makes one per function and drives
+ * it from middy's request hooks, so early answers (an idempotent replay) are counted too.
+ *
+ * @example
+ * ```ts
+ * const telemetry = new Telemetry({ serviceName: "payments-webhook", stage: "prod" });
+ * telemetry.start();
+ * telemetry.count(metricNames.webhook.received);
+ * telemetry.finish();
+ * ```
+ */
+export class Telemetry {
+  /** The Powertools Metrics instance: add your own with `metrics.addMetric(name, unit, value)`. */
+  readonly metrics: Metrics;
+  readonly #counts = new Map<string, number>();
+  readonly #values = new Map<string, { unit: Unit; values: number[] }>();
+  readonly #by = new Map<string, Map<string, Map<string, number>>>();
+  readonly #operations = new Map<string, OperationStats>();
+  readonly #random: () => number;
+
+  constructor(options: TelemetryOptions) {
+    this.metrics = new Metrics({
+      serviceName: options.serviceName,
+      namespace: options.namespace ?? (process.env[metricsNamespaceVariable] || defaultMetricsNamespace),
+      defaultDimensions: { stage: options.stage ?? "local" },
+    });
+    this.#random = options.random ?? Math.random;
+  }
+
+  /**
+   * Begins an invocation: this one is {@link activeTelemetry}, counts start empty, a cold start is
+   * written (dimension `function_name`: the Lambda function's name, from its context).
+   */
+  start(functionName?: string): void {
+    active = this;
+    this.#counts.clear();
+    this.#values.clear();
+    this.#by.clear();
+    this.#operations.clear();
+    this.metrics.captureColdStartMetric(functionName);
+  }
+
+  /** Adds `n` to a Count metric of this invocation. */
+  count(name: string, n = 1): void {
+    this.#counts.set(name, (this.#counts.get(name) ?? 0) + n);
+  }
+
+  /** Records a value of a metric with a unit (`Seconds`, `Milliseconds`, ...). */
+  value(name: string, unit: Unit, value: number): void {
+    const entry = this.#values.get(name);
+    if (entry) entry.values.push(value);
+    else this.#values.set(name, { unit, values: [value] });
+  }
+
+  /** Adds `n` to a Count metric written with one more dimension (`reason`, say) besides the function's. */
+  countBy(dimension: string, value: string, name: string, n = 1): void {
+    const byValue = this.#by.get(dimension) ?? new Map<string, Map<string, number>>();
+    this.#by.set(dimension, byValue);
+    const counts = byValue.get(value) ?? new Map<string, number>();
+    byValue.set(value, counts);
+    counts.set(name, (counts.get(name) ?? 0) + n);
+  }
+
+  /**
+   * Runs one FLXBL call: its latency, retries, 429s and failure are counted under its operation
+   * (`Order:read`), and it is an X-Ray subsegment when tracing is on. `run` fills in `facts`.
+   */
+  async flxblCall<R>(
+    need: { name: string; op: string },
+    method: string,
+    run: (facts: FlxblCallFacts) => Promise<R>,
+  ): Promise<R> {
+    const facts: FlxblCallFacts = { attempts: 0, throttled: 0, status: undefined };
+    const close = flxblSubsegment(need, method);
+    const started = performance.now();
+    let error: unknown;
+    try {
+      return await run(facts);
+    } catch (err) {
+      error = err ?? new Error("FLXBL call failed");
+      throw err;
+    } finally {
+      const operation = `${need.name}:${need.op}`;
+      const stats = this.#operations.get(operation) ?? new OperationStats();
+      this.#operations.set(operation, stats);
+      stats.add(performance.now() - started, facts, error !== undefined, this.#random);
+      close?.({ ...facts, error });
+    }
+  }
+
+  /**
+   * Ends the invocation: writes what it counted (one document, then one per extra dimension value)
+   * and clears it. Writes nothing when nothing was counted.
+   */
+  finish(): void {
+    if (active === this) active = undefined;
+    const m = this.metrics;
+    const flxbl = metricNames.flxbl;
+    const totals = new OperationStats();
+    for (const stats of this.#operations.values()) {
+      totals.calls += stats.calls;
+      totals.errors += stats.errors;
+      totals.throttled += stats.throttled;
+      totals.retries += stats.retries;
+    }
+    for (const [name, n] of this.#counts) m.addMetric(name, MetricUnit.Count, n);
+    for (const [name, { unit, values }] of this.#values) for (const v of values) m.addMetric(name, unit, v);
+    if (totals.calls > 0) {
+      m.addMetric(flxbl.calls, MetricUnit.Count, totals.calls);
+      m.addMetric(flxbl.retries, MetricUnit.Count, totals.retries);
+      m.addMetric(flxbl.throttled, MetricUnit.Count, totals.throttled);
+      m.addMetric(flxbl.errors, MetricUnit.Count, totals.errors);
+      for (const v of mergedSample([...this.#operations.values()], this.#random))
+        m.addMetric(flxbl.latency, MetricUnit.Milliseconds, round(v));
+    }
+    if (m.hasStoredMetrics()) m.publishStoredMetrics();
+    for (const [operation, stats] of this.#operations) {
+      m.addDimension("operation", operation);
+      m.addMetric(flxbl.calls, MetricUnit.Count, stats.calls);
+      m.addMetric(flxbl.throttled, MetricUnit.Count, stats.throttled);
+      m.addMetric(flxbl.errors, MetricUnit.Count, stats.errors);
+      for (const v of stats.latencies) m.addMetric(flxbl.latency, MetricUnit.Milliseconds, round(v));
+      m.publishStoredMetrics();
+    }
+    for (const [dimension, byValue] of this.#by) {
+      for (const [value, counts] of byValue) {
+        m.addDimension(dimension, value);
+        for (const [name, n] of counts) m.addMetric(name, MetricUnit.Count, n);
+        m.publishStoredMetrics();
+      }
+    }
+    this.#counts.clear();
+    this.#values.clear();
+    this.#by.clear();
+    this.#operations.clear();
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** Up to {@link latencySample} latencies drawn from every operation in proportion to its calls. */
+function mergedSample(all: OperationStats[], random: () => number): number[] {
+  const pooled = all.flatMap((s) => s.latencies.map((v) => ({ v, weight: s.seen / s.latencies.length })));
+  if (pooled.length <= latencySample) return pooled.map((p) => p.v);
+  // Weighted sampling without replacement (Efraimidis–Spirakis): key = u^(1/weight), keep the largest.
+  return pooled
+    .map((p) => ({ v: p.v, key: random() ** (1 / p.weight) }))
+    .sort((a, b) => b.key - a.key)
+    .slice(0, latencySample)
+    .map((p) => p.v);
+}

@@ -104,7 +104,8 @@ export function functionEnvironment(
  *
  * @example
  * ```ts
- * functionEnvironment(spec, placement).POWERTOOLS_METRICS_NAMESPACE; // "flxbl-lambda" unless placement.metricsNamespace
+ * const placement = { flxblUrl: "https://api.flxbl.dev/api/v1", secretId: "s", tableName: "t", stage: "dev" };
+ * functionEnvironment(paymentsWebhook, placement).POWERTOOLS_METRICS_NAMESPACE; // "flxbl-lambda" (no metricsNamespace)
  * ```
  */
 export const defaultMetricsNamespace = "flxbl-lambda";

@@ -5,7 +5,8 @@
  *
  * @example
  * ```ts
- * const shown = compactMetricLine(line) ?? line;
+ * const line = '{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"app","Dimensions":[["service"]],"Metrics":[{"Name":"JobRuns","Unit":"Count"}]}]},"service":"job","JobRuns":1}';
+ * compactMetricLine(line); // "metrics JobRuns 1"
  * ```
  */
 export function compactMetricLine(line: string): string | undefined {

@@ -10,7 +10,7 @@ import { JobFailedError, type JobSummary } from "./runner.js";
  *
  * @example
  * ```ts
- * export const handler = flxblHandler({ spec, env, outcome: jobOutcome }, work);
+ * const handler = flxblHandler({ spec: expireStaleOrders, env, outcome: jobOutcome }, async () => ({ scanned: 0 }));
  * ```
  */
 export const jobOutcome: InvocationOutcome = (request, telemetry) => {

@@ -113,7 +113,9 @@ const isHttpEvent = (event: unknown): boolean =>
  *
  * @example
  * ```ts
- * const refused = request.internal[answeredError] instanceof WebhookSignatureError;
+ * const outcome: InvocationOutcome = (request) => {
+ *   const answered = request.error ?? request.internal[answeredError]; // what httpErrors turned into a 4xx/5xx
+ * };
  * ```
  */
 export const answeredError = "httpErrors.answered";

@@ -175,7 +175,9 @@ const ownsRecord = "webhookIdempotency.ownsRecord";
  *
  * @example
  * ```ts
- * const replayed = request.internal[replayedMark] === true;
+ * const outcome: InvocationOutcome = (request, telemetry) => {
+ *   if (request.internal[replayedMark] === true) telemetry.count("MyReplays");
+ * };
  * ```
  */
 export const replayedMark = "webhookIdempotency.replayed";

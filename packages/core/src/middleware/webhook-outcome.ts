@@ -27,7 +27,7 @@ function answeredStatus(body: unknown): string | undefined {
  *
  * @example
  * ```ts
- * export const handler = flxblHandler({ spec, env, outcome: webhookOutcome }, work);
+ * const handler = flxblHandler({ spec: paymentsWebhook, env, outcome: webhookOutcome }, async () => ({ statusCode: 200 }));
  * ```
  */
 export const webhookOutcome: InvocationOutcome = (request, telemetry) => {

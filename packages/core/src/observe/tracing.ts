@@ -10,8 +10,8 @@ let tracer: Tracer | undefined;
  *
  * @example
  * ```ts
- * const dynamodb = traceAwsClient(new DynamoDBClient({}));
- * if (processTracer().isTracingEnabled()) processTracer().putAnnotation("orderId", orderId);
+ * const tracer = processTracer();
+ * if (tracer.isTracingEnabled()) tracer.putAnnotation("orderId", "ord_1");
  * ```
  */
 export function processTracer(): Tracer {
@@ -25,6 +25,8 @@ export function processTracer(): Tracer {
  *
  * @example
  * ```ts
+ * import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+ *
  * const secrets = traceAwsClient(new SecretsManagerClient({ ...awsClientDefaults }));
  * ```
  */

@@ -12,7 +12,7 @@ import { createLogger } from "./log/logger.js";
 import { type FlxblContext, flxbl } from "./middleware/flxbl.js";
 import { answeredError, httpErrors } from "./middleware/http-errors.js";
 import { sanitizeErrors } from "./middleware/sanitize-errors.js";
-import { Telemetry } from "./observe/telemetry.js";
+import { type InvocationMetrics, Telemetry } from "./observe/telemetry.js";
 import { processTracer } from "./observe/tracing.js";
 import type { KeyedLock, RecordLock } from "./state/lock.js";
 
@@ -143,16 +143,18 @@ export function flxblHandler<TEvent, TResult>(
       {
         timeoutEarlyInMillis: timeoutEarly,
         // The request hooks see every invocation whole, whatever a middleware answered early.
-        requestStart: (request: { context?: { functionName?: string } }) =>
-          telemetry.start(request.context?.functionName),
+        requestStart: (request) => {
+          (request.internal as Record<string, unknown>)[invocationKey] = telemetry.start(
+            (request.context as Partial<Context> | undefined)?.functionName,
+          );
+        },
         requestEnd: (request) => {
+          const internal = request.internal as Record<string, unknown>;
+          const invocation = internal[invocationKey] as InvocationMetrics;
           try {
-            if (outcome) {
-              const internal = request.internal as Record<string, unknown>;
-              outcome({ ...request, error: request.error ?? internal[answeredError], internal }, telemetry);
-            }
+            outcome?.({ ...request, error: request.error ?? internal[answeredError], internal }, invocation);
           } finally {
-            telemetry.finish();
+            telemetry.finish(invocation);
           }
         },
       },
@@ -200,12 +202,15 @@ export interface InvocationRecord {
  *
  * @example
  * ```ts
- * const countOrders: InvocationOutcome = (request, telemetry) => {
- *   if (!request.error) telemetry.count("OrdersSwept");
+ * const countOrders: InvocationOutcome = (request, metrics) => {
+ *   if (!request.error) metrics.count("OrdersSwept");
  * };
  * ```
  */
-export type InvocationOutcome = (request: InvocationRecord, telemetry: Telemetry) => void;
+export type InvocationOutcome = (request: InvocationRecord, metrics: InvocationMetrics) => void;
+
+/** Where {@link flxblHandler} keeps an invocation's metrics in middy's `request.internal`. */
+const invocationKey = "flxblHandler.metrics";
 
 /** The lock of a handler given none: every key refused. */
 function noLock(name: string): KeyedLock {

@@ -13,17 +13,17 @@ import { JobFailedError, type JobSummary } from "./runner.js";
  * const handler = flxblHandler({ spec: expireStaleOrders, env, outcome: jobOutcome }, async () => ({ scanned: 0 }));
  * ```
  */
-export const jobOutcome: InvocationOutcome = (request, telemetry) => {
+export const jobOutcome: InvocationOutcome = (request, metrics) => {
   const names = metricNames.job;
-  telemetry.count(names.runs);
-  if (request.error !== undefined && request.error !== null) telemetry.count(names.errors);
+  metrics.count(names.runs);
+  if (request.error !== undefined && request.error !== null) metrics.count(names.errors);
   const summary =
     request.error instanceof JobFailedError ? request.error.summary : (request.response as JobSummary | undefined);
   if (!summary || typeof summary !== "object" || typeof summary.scanned !== "number" || summary.skipped) return;
-  telemetry.count(names.scanned, summary.scanned);
-  telemetry.count(names.changed, summary.changed);
-  telemetry.count(names.failed, summary.failed);
-  telemetry.count(names.throttled, summary.throttled);
-  telemetry.value(names.seconds, "Seconds", summary.durationMs / 1000);
-  telemetry.count(summary.complete ? names.complete : names.incomplete);
+  metrics.count(names.scanned, summary.scanned);
+  metrics.count(names.changed, summary.changed);
+  metrics.count(names.failed, summary.failed);
+  metrics.count(names.throttled, summary.throttled);
+  metrics.value(names.seconds, "Seconds", summary.durationMs / 1000);
+  metrics.count(summary.complete ? names.complete : names.incomplete);
 };

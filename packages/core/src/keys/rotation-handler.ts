@@ -8,7 +8,7 @@ import { awsClientDefaults } from "../aws.js";
 import { createLogger } from "../log/logger.js";
 import { sanitizeErrors } from "../middleware/sanitize-errors.js";
 import { metricNames } from "../observe/catalog.js";
-import { Telemetry } from "../observe/telemetry.js";
+import { type InvocationMetrics, Telemetry } from "../observe/telemetry.js";
 import { processTracer, traceAwsClient } from "../observe/tracing.js";
 import { FlxblAdmin } from "./admin.js";
 import { type RotationEvent, rotateStep, type ScopeAuthority } from "./rotation.js";
@@ -67,16 +67,21 @@ export function rotationHandler(
     options.telemetry ??
     new Telemetry({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || "rotate-key", stage: process.env.APP_STAGE });
   const names = metricNames.rotation;
+  const invocations = new WeakMap<object, InvocationMetrics>();
   const plugin = {
-    requestStart: (request: { context?: { functionName?: string } }) => telemetry.start(request.context?.functionName),
+    requestStart: (request: { context?: { functionName?: string } }) => {
+      invocations.set(request, telemetry.start(request.context?.functionName));
+    },
     requestEnd: (request: { event: unknown; error: unknown }) => {
+      const invocation = invocations.get(request);
+      if (!invocation) return;
       const step = (request.event as Partial<RotationEvent> | undefined)?.Step;
       if (request.error !== undefined && request.error !== null) {
-        telemetry.count(names.failed);
-        if (typeof step === "string") telemetry.countBy("step", step, names.failed);
-      } else if (step === "createSecret") telemetry.count(names.started);
-      else if (step === "finishSecret") telemetry.count(names.finished);
-      telemetry.finish();
+        invocation.count(names.failed);
+        if (typeof step === "string") invocation.countBy("step", step, names.failed);
+      } else if (step === "createSecret") invocation.count(names.started);
+      else if (step === "finishSecret") invocation.count(names.finished);
+      telemetry.finish(invocation);
     },
   };
   return middy<RotationEvent, void, Error, Context>(async (event: RotationEvent) => {

@@ -30,19 +30,19 @@ function answeredStatus(body: unknown): string | undefined {
  * const handler = flxblHandler({ spec: paymentsWebhook, env, outcome: webhookOutcome }, async () => ({ statusCode: 200 }));
  * ```
  */
-export const webhookOutcome: InvocationOutcome = (request, telemetry) => {
+export const webhookOutcome: InvocationOutcome = (request, metrics) => {
   const names = metricNames.webhook;
-  telemetry.count(names.received);
+  metrics.count(names.received);
   const response = request.response as { statusCode?: number; body?: unknown } | undefined;
   const status = response?.statusCode ?? (request.error ? 500 : 200);
   if (status >= 200 && status < 300) {
-    if (request.internal[replayedMark] === true) telemetry.count(names.replayed);
-    else telemetry.count(named[answeredStatus(response?.body) ?? ""] ?? names.handled);
+    if (request.internal[replayedMark] === true) metrics.count(names.replayed);
+    else metrics.count(named[answeredStatus(response?.body) ?? ""] ?? names.handled);
   } else if (status >= 400 && status < 500) {
-    telemetry.count(names.clientErrors);
+    metrics.count(names.clientErrors);
     if (request.error instanceof WebhookSignatureError) {
-      telemetry.count(names.signatureRejected);
-      telemetry.countBy("reason", request.error.reason, names.signatureRejected);
+      metrics.count(names.signatureRejected);
+      metrics.countBy("reason", request.error.reason, names.signatureRejected);
     }
-  } else if (status >= 500) telemetry.count(names.serverErrors);
+  } else if (status >= 500) metrics.count(names.serverErrors);
 };

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { defaultMetricsNamespace } from "../contract.js";
 import { metricNames, metricsNamespaceVariable } from "./catalog.js";
@@ -61,86 +62,58 @@ export interface TelemetryOptions {
   random?: () => number;
 }
 
-/** The telemetry of the invocation running now, for the parts of core shared across handlers. */
-let active: Telemetry | undefined;
+/** The invocation each piece of async work belongs to (entered at its start by {@link Telemetry.start}). */
+const current = new AsyncLocalStorage<InvocationMetrics>();
 
 /**
- * The {@link Telemetry} of the invocation running in this container, if any: where the process-wide
- * parts (the secret loader, the FLXBL client) count what they see. Lambda runs one invocation
- * per container at a time.
+ * The metrics of the invocation this code runs in, if any: where the process-wide parts of core
+ * (the secret loader, the FLXBL client) count what they see. Kept per invocation, so invocations
+ * that overlap in one process (`npm start`, Lambda Managed Instances, tests) count apart.
  *
  * @example
  * ```ts
  * activeTelemetry()?.count(metricNames.keys.staleServes);
  * ```
  */
-export function activeTelemetry(): Telemetry | undefined {
-  return active;
+export function activeTelemetry(): InvocationMetrics | undefined {
+  return current.getStore();
 }
 
 /**
- * A function's metrics (Powertools Metrics, CloudWatch EMF) and FLXBL call traces. Counts gather
- * during an invocation and are written once at its end ({@link Telemetry.finish}): one EMF
- * document with the function's metrics (dimensions `service`, `stage`), then one per FLXBL
- * operation it called (plus `operation`) and per signature-refusal reason (plus `reason`);
- * Powertools writes `ColdStart` on a cold start. `flxblHandler` makes one per function and drives
- * it from middy's request hooks, so early answers (an idempotent replay) are counted too.
+ * What one invocation counted, until {@link Telemetry.finish} writes it: counts, values with a
+ * unit, counts by an extra dimension, and FLXBL calls by operation.
  *
  * @example
  * ```ts
- * const telemetry = new Telemetry({ serviceName: "payments-webhook", stage: "prod" });
- * telemetry.start();
- * telemetry.count(metricNames.webhook.received);
- * telemetry.finish();
+ * const outcome: InvocationOutcome = (request, metrics) => {
+ *   if (!request.error) metrics.count("OrdersSwept");
+ * };
  * ```
  */
-export class Telemetry {
-  /** The Powertools Metrics instance: add your own with `metrics.addMetric(name, unit, value)`. */
-  readonly metrics: Metrics;
-  readonly #counts = new Map<string, number>();
-  readonly #values = new Map<string, { unit: Unit; values: number[] }>();
-  readonly #by = new Map<string, Map<string, Map<string, number>>>();
-  readonly #operations = new Map<string, OperationStats>();
-  readonly #random: () => number;
+export class InvocationMetrics {
+  readonly counts = new Map<string, number>();
+  readonly values = new Map<string, { unit: Unit; values: number[] }>();
+  readonly by = new Map<string, Map<string, Map<string, number>>>();
+  readonly operations = new Map<string, OperationStats>();
 
-  constructor(options: TelemetryOptions) {
-    this.metrics = new Metrics({
-      serviceName: options.serviceName,
-      namespace: options.namespace ?? (process.env[metricsNamespaceVariable] || defaultMetricsNamespace),
-      defaultDimensions: { stage: options.stage ?? "local" },
-    });
-    this.#random = options.random ?? Math.random;
-  }
+  constructor(private readonly random: () => number = Math.random) {}
 
-  /**
-   * Begins an invocation: this one is {@link activeTelemetry}, counts start empty, a cold start is
-   * written (dimension `function_name`: the Lambda function's name, from its context).
-   */
-  start(functionName?: string): void {
-    active = this;
-    this.#counts.clear();
-    this.#values.clear();
-    this.#by.clear();
-    this.#operations.clear();
-    this.metrics.captureColdStartMetric(functionName);
-  }
-
-  /** Adds `n` to a Count metric of this invocation. */
+  /** Adds `n` to a Count metric. */
   count(name: string, n = 1): void {
-    this.#counts.set(name, (this.#counts.get(name) ?? 0) + n);
+    this.counts.set(name, (this.counts.get(name) ?? 0) + n);
   }
 
   /** Records a value of a metric with a unit (`Seconds`, `Milliseconds`, ...). */
   value(name: string, unit: Unit, value: number): void {
-    const entry = this.#values.get(name);
+    const entry = this.values.get(name);
     if (entry) entry.values.push(value);
-    else this.#values.set(name, { unit, values: [value] });
+    else this.values.set(name, { unit, values: [value] });
   }
 
   /** Adds `n` to a Count metric written with one more dimension (`reason`, say) besides the function's. */
   countBy(dimension: string, value: string, name: string, n = 1): void {
-    const byValue = this.#by.get(dimension) ?? new Map<string, Map<string, number>>();
-    this.#by.set(dimension, byValue);
+    const byValue = this.by.get(dimension) ?? new Map<string, Map<string, number>>();
+    this.by.set(dimension, byValue);
     const counts = byValue.get(value) ?? new Map<string, number>();
     byValue.set(value, counts);
     counts.set(name, (counts.get(name) ?? 0) + n);
@@ -166,40 +139,85 @@ export class Telemetry {
       throw err;
     } finally {
       const operation = `${need.name}:${need.op}`;
-      const stats = this.#operations.get(operation) ?? new OperationStats();
-      this.#operations.set(operation, stats);
-      stats.add(performance.now() - started, facts, error !== undefined, this.#random);
+      const stats = this.operations.get(operation) ?? new OperationStats();
+      this.operations.set(operation, stats);
+      stats.add(performance.now() - started, facts, error !== undefined, this.random);
       close?.({ ...facts, error });
     }
   }
 
+  /** Up to {@link latencySample} FLXBL latencies drawn from every operation in proportion to its calls. */
+  latencySample(): number[] {
+    return mergedSample([...this.operations.values()], this.random);
+  }
+}
+
+/**
+ * A function's metrics (Powertools Metrics, CloudWatch EMF) and FLXBL call traces. Each
+ * invocation counts into its own {@link InvocationMetrics}, written once at its end
+ * ({@link Telemetry.finish}): one EMF document with the function's metrics (dimensions `service`,
+ * `stage`), then one per FLXBL operation it called (plus `operation`) and per value of another
+ * dimension it counted by (`reason`); Powertools writes `ColdStart` on a cold start.
+ * `flxblHandler` makes one per function and drives it from middy's request hooks, so early answers
+ * (an idempotent replay) are counted too.
+ *
+ * @example
+ * ```ts
+ * const telemetry = new Telemetry({ serviceName: "payments-webhook", stage: "prod" });
+ * const invocation = telemetry.start();
+ * invocation.count(metricNames.webhook.received);
+ * telemetry.finish(invocation);
+ * ```
+ */
+export class Telemetry {
+  /** The Powertools Metrics instance: add your own with `metrics.addMetric(name, unit, value)`. */
+  readonly metrics: Metrics;
+  readonly #random: () => number;
+
+  constructor(options: TelemetryOptions) {
+    this.metrics = new Metrics({
+      serviceName: options.serviceName,
+      namespace: options.namespace ?? (process.env[metricsNamespaceVariable] || defaultMetricsNamespace),
+      defaultDimensions: { stage: options.stage ?? "local" },
+    });
+    this.#random = options.random ?? Math.random;
+  }
+
   /**
-   * Ends the invocation: writes what it counted (one document, then one per extra dimension value)
-   * and clears it. Writes nothing when nothing was counted.
+   * Begins an invocation: the work it starts from here counts into the returned metrics (see
+   * {@link activeTelemetry}), and a cold start is written (dimension `function_name`: the Lambda
+   * function's name, from its context).
    */
-  finish(): void {
-    if (active === this) active = undefined;
+  start(functionName?: string): InvocationMetrics {
+    const invocation = new InvocationMetrics(this.#random);
+    // The rest of this invocation, and everything it starts, runs with it.
+    current.enterWith(invocation);
+    this.metrics.captureColdStartMetric(functionName);
+    return invocation;
+  }
+
+  /** Ends an invocation: writes what it counted (one document, then one per extra dimension value). */
+  finish(invocation: InvocationMetrics): void {
     const m = this.metrics;
     const flxbl = metricNames.flxbl;
     const totals = new OperationStats();
-    for (const stats of this.#operations.values()) {
+    for (const stats of invocation.operations.values()) {
       totals.calls += stats.calls;
       totals.errors += stats.errors;
       totals.throttled += stats.throttled;
       totals.retries += stats.retries;
     }
-    for (const [name, n] of this.#counts) m.addMetric(name, MetricUnit.Count, n);
-    for (const [name, { unit, values }] of this.#values) for (const v of values) m.addMetric(name, unit, v);
+    for (const [name, n] of invocation.counts) m.addMetric(name, MetricUnit.Count, n);
+    for (const [name, { unit, values }] of invocation.values) for (const v of values) m.addMetric(name, unit, v);
     if (totals.calls > 0) {
       m.addMetric(flxbl.calls, MetricUnit.Count, totals.calls);
       m.addMetric(flxbl.retries, MetricUnit.Count, totals.retries);
       m.addMetric(flxbl.throttled, MetricUnit.Count, totals.throttled);
       m.addMetric(flxbl.errors, MetricUnit.Count, totals.errors);
-      for (const v of mergedSample([...this.#operations.values()], this.#random))
-        m.addMetric(flxbl.latency, MetricUnit.Milliseconds, round(v));
+      for (const v of invocation.latencySample()) m.addMetric(flxbl.latency, MetricUnit.Milliseconds, round(v));
     }
     if (m.hasStoredMetrics()) m.publishStoredMetrics();
-    for (const [operation, stats] of this.#operations) {
+    for (const [operation, stats] of invocation.operations) {
       m.addDimension("operation", operation);
       m.addMetric(flxbl.calls, MetricUnit.Count, stats.calls);
       m.addMetric(flxbl.throttled, MetricUnit.Count, stats.throttled);
@@ -207,17 +225,13 @@ export class Telemetry {
       for (const v of stats.latencies) m.addMetric(flxbl.latency, MetricUnit.Milliseconds, round(v));
       m.publishStoredMetrics();
     }
-    for (const [dimension, byValue] of this.#by) {
+    for (const [dimension, byValue] of invocation.by) {
       for (const [value, counts] of byValue) {
         m.addDimension(dimension, value);
         for (const [name, n] of counts) m.addMetric(name, MetricUnit.Count, n);
         m.publishStoredMetrics();
       }
     }
-    this.#counts.clear();
-    this.#values.clear();
-    this.#by.clear();
-    this.#operations.clear();
   }
 }
 

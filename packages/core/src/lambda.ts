@@ -1,7 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import middy, { type MiddyfiedHandler } from "@middy/core";
 import type { Context } from "aws-lambda";
@@ -12,8 +11,8 @@ import { createLogger } from "./log/logger.js";
 import { type FlxblContext, flxbl } from "./middleware/flxbl.js";
 import { answeredError, httpErrors } from "./middleware/http-errors.js";
 import { sanitizeErrors } from "./middleware/sanitize-errors.js";
-import { type InvocationMetrics, Telemetry } from "./observe/telemetry.js";
-import { processTracer } from "./observe/tracing.js";
+import { type InvocationMetrics, invocationMetrics, setInvocationMetrics, Telemetry } from "./observe/telemetry.js";
+import { traceHandler } from "./observe/tracing.js";
 import type { KeyedLock, RecordLock } from "./state/lock.js";
 
 /**
@@ -144,13 +143,14 @@ export function flxblHandler<TEvent, TResult>(
         timeoutEarlyInMillis: timeoutEarly,
         // The request hooks see every invocation whole, whatever a middleware answered early.
         requestStart: (request) => {
-          (request.internal as Record<string, unknown>)[invocationKey] = telemetry.start(
-            (request.context as Partial<Context> | undefined)?.functionName,
+          setInvocationMetrics(
+            request as { internal: Record<string, unknown> },
+            telemetry.start((request.context as Partial<Context> | undefined)?.functionName),
           );
         },
         requestEnd: (request) => {
           const internal = request.internal as Record<string, unknown>;
-          const invocation = internal[invocationKey] as InvocationMetrics;
+          const invocation = invocationMetrics(request as { internal: Record<string, unknown> }) as InvocationMetrics;
           try {
             outcome?.({ ...request, error: request.error ?? internal[answeredError], internal }, invocation);
           } finally {
@@ -160,7 +160,7 @@ export function flxblHandler<TEvent, TResult>(
       },
     )
       // First: its segment spans every middleware; its onError runs last, with the error sanitized.
-      .use(captureLambdaHandler(processTracer(), { captureResponse: false }))
+      .use(traceHandler(options.spec.name))
       .use(sanitizeErrors())
       .use(injectLambdaContext(logger, { resetKeys: true }))
       .use(httpErrors({ logger }))
@@ -208,9 +208,6 @@ export interface InvocationRecord {
  * ```
  */
 export type InvocationOutcome = (request: InvocationRecord, metrics: InvocationMetrics) => void;
-
-/** Where {@link flxblHandler} keeps an invocation's metrics in middy's `request.internal`. */
-const invocationKey = "flxblHandler.metrics";
 
 /** The lock of a handler given none: every key refused. */
 function noLock(name: string): KeyedLock {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { metricNames } from "../observe/catalog.js";
-import { activeTelemetry, type FlxblCallFacts } from "../observe/telemetry.js";
+import type { FlxblCallFacts, InvocationMetrics } from "../observe/telemetry.js";
 import { EntityClient } from "./entity.js";
 import {
   type CallSite,
@@ -106,6 +106,11 @@ export interface FlxblClientOptions {
    * headers advertise or what its 429s teach. @default undefined (no budget)
    */
   rateLimit?: { rps: number };
+  /**
+   * Where this client's calls are counted (latency, retries, 429s, key refreshes by operation) and
+   * traced: `flxblHandler` binds each invocation's. @default undefined (not counted)
+   */
+  metrics?: InvocationMetrics;
 }
 
 const defaults = {
@@ -175,15 +180,15 @@ export class FlxblClient {
   }
 
   /**
-   * A client sharing this one's key source and connections, with a deadline and abort signal
-   * for one invocation.
+   * A client sharing this one's key source and connections, with a deadline, an abort signal
+   * and the metrics of one invocation.
    *
    * @example
    * ```ts
    * const perCall = client.bind({ deadline: Date.now() + context.getRemainingTimeInMillis(), signal: AbortSignal.timeout(5_000) });
    * ```
    */
-  bind(binding: { deadline?: number; signal?: AbortSignal }): FlxblClient {
+  bind(binding: { deadline?: number; signal?: AbortSignal; metrics?: InvocationMetrics }): FlxblClient {
     return new FlxblClient({ ...this.#options, apiKey: this.#keys, ...binding }, this.#shared);
   }
 
@@ -223,9 +228,9 @@ export class FlxblClient {
    */
   request<R>(spec: RequestSpec): Promise<R> {
     // In a handler, the call is counted (latency, retries, 429s) and traced under its operation.
-    const telemetry = activeTelemetry();
-    if (!telemetry) return this.#request<R>(spec, undefined);
-    return telemetry.flxblCall(spec.need, spec.method, (facts) => this.#request<R>(spec, facts));
+    const metrics = this.#options.metrics;
+    if (!metrics) return this.#request<R>(spec, undefined);
+    return metrics.flxblCall(spec.need, spec.method, (facts) => this.#request<R>(spec, facts));
   }
 
   async #request<R>(spec: RequestSpec, facts: FlxblCallFacts | undefined): Promise<R> {
@@ -306,7 +311,7 @@ export class FlxblClient {
         const fresh = await this.#keys.refresh(key);
         if (fresh !== key) {
           freshKey = fresh;
-          activeTelemetry()?.count(metricNames.keys.refreshes);
+          this.#options.metrics?.count(metricNames.keys.refreshes);
           this.#options.logger?.warn("FLXBL refused the cached API key; retrying with the refreshed secret", {
             ...site,
           });

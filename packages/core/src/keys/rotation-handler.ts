@@ -1,6 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import middy, { type MiddyfiedHandler } from "@middy/core";
 import type { Context } from "aws-lambda";
@@ -9,7 +8,7 @@ import { createLogger } from "../log/logger.js";
 import { sanitizeErrors } from "../middleware/sanitize-errors.js";
 import { metricNames } from "../observe/catalog.js";
 import { type InvocationMetrics, Telemetry } from "../observe/telemetry.js";
-import { processTracer, traceAwsClient } from "../observe/tracing.js";
+import { traceAwsClient, traceHandler } from "../observe/tracing.js";
 import { FlxblAdmin } from "./admin.js";
 import { type RotationEvent, rotateStep, type ScopeAuthority } from "./rotation.js";
 import { SecretLoader } from "./secret-loader.js";
@@ -95,7 +94,7 @@ export function rotationHandler(
       log: (message, attributes) => logger.info(message, attributes ?? {}),
     });
   }, plugin)
-    .use(captureLambdaHandler(processTracer(), { captureResponse: false }))
+    .use(traceHandler(process.env.POWERTOOLS_SERVICE_NAME || "rotate-key"))
     .use(sanitizeErrors())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({

@@ -1,7 +1,9 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { startEmulator } from "@flxbl-lambda/emulator";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { appSchema } from "../../../emulator/src/test-helpers.js";
+import { createFlxblClient } from "../flxbl/client.js";
 import { metricNames } from "./catalog.js";
-import { activeTelemetry, Telemetry } from "./telemetry.js";
+import { Telemetry } from "./telemetry.js";
 
 /** The EMF documents written to stdout while `fn` runs. */
 async function written(fn: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
@@ -21,28 +23,34 @@ async function written(fn: () => Promise<void>): Promise<Array<Record<string, un
 describe("Telemetry", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  it("keeps invocations that overlap in one process apart, each written once with its own counts", async () => {
-    const telemetry = new Telemetry({ serviceName: "overlap", stage: "test" });
-    const invoke = async (n: number) => {
-      const invocation = telemetry.start();
-      await sleep(5);
-      // What the client and the secret loader reach: the invocation this work belongs to.
-      activeTelemetry()?.count(metricNames.keys.staleServes, n);
-      await sleep(5);
-      activeTelemetry()?.count(metricNames.keys.readFailures, n);
-      telemetry.finish(invocation);
-    };
+  it("counts each FLXBL call in the invocation its bound client belongs to, however the invocations overlap", async () => {
+    const flxbl = await startEmulator({ schema: appSchema, faults: { latencyMs: 5 } });
+    try {
+      const client = createFlxblClient({ baseUrl: flxbl.url, apiKey: flxbl.adminKey });
+      const telemetry = new Telemetry({ serviceName: "overlap", stage: "test" });
+      const invoke = async (calls: number) => {
+        const invocation = telemetry.start();
+        // As flxblHandler hands each invocation its client.
+        const orders = client.bind({ metrics: invocation }).entity<{ number: string }>("Order");
+        for (let i = 0; i < calls; i++) await orders.list({ limit: 1 });
+        telemetry.finish(invocation);
+      };
 
-    const docs = await written(async () => {
-      await Promise.all([invoke(1), invoke(2), invoke(3)]);
-    });
+      const docs = await written(async () => {
+        await Promise.all([invoke(1), invoke(2), invoke(3)]);
+      });
 
-    expect(docs.map((d) => [d[metricNames.keys.staleServes], d[metricNames.keys.readFailures]]).sort()).toEqual([
-      [1, 1],
-      [2, 2],
-      [3, 3],
-    ]);
-    for (const d of docs) expect(d).toMatchObject({ service: "overlap", stage: "test" });
+      const totals = docs.filter((d) => !("operation" in d)).map((d) => d[metricNames.flxbl.calls]);
+      expect(totals.sort()).toEqual([1, 2, 3]);
+      for (const d of docs) expect(d).toMatchObject({ service: "overlap", stage: "test" });
+      // The client unbound (outside any invocation) counts nowhere.
+      const outside = await written(async () => {
+        await client.entity("Order").list({ limit: 1 });
+      });
+      expect(outside).toEqual([]);
+    } finally {
+      await flxbl.close();
+    }
   });
 
   it("writes at most 100 FLXBL latencies per invocation however many calls it made, and every call counted", async () => {

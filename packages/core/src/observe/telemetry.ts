@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { defaultMetricsNamespace } from "../contract.js";
 import { metricNames, metricsNamespaceVariable } from "./catalog.js";
@@ -62,13 +61,48 @@ export interface TelemetryOptions {
   random?: () => number;
 }
 
-/** The invocation each piece of async work belongs to (entered at its start by {@link Telemetry.start}). */
-const current = new AsyncLocalStorage<InvocationMetrics>();
+/** Where an invocation's metrics are kept in middy's `request.internal`. */
+const invocationKey = "telemetry.invocation";
 
 /**
- * The metrics of the invocation this code runs in, if any: where the process-wide parts of core
- * (the secret loader, the FLXBL client) count what they see. Kept per invocation, so invocations
- * that overlap in one process (`npm start`, Lambda Managed Instances, tests) count apart.
+ * The metrics of the invocation a middy request belongs to (set by `flxblHandler` when it starts):
+ * what a middleware binds the invocation's FLXBL client to.
+ *
+ * @example
+ * ```ts
+ * const before = (request: { internal?: Record<string, unknown> }) => {
+ *   invocationMetrics(request)?.count("MyChecks");
+ * };
+ * ```
+ */
+export function invocationMetrics(request: { internal?: Record<string, unknown> }): InvocationMetrics | undefined {
+  return request.internal?.[invocationKey] as InvocationMetrics | undefined;
+}
+
+/**
+ * Records the metrics of the invocation a middy request belongs to (see {@link invocationMetrics}).
+ *
+ * @example
+ * ```ts
+ * const requestStart = (request: { internal: Record<string, unknown> }) => setInvocationMetrics(request, telemetry.start());
+ * ```
+ */
+export function setInvocationMetrics(request: { internal: Record<string, unknown> }, metrics: InvocationMetrics): void {
+  request.internal[invocationKey] = metrics;
+}
+
+/** The invocation started last in this process and not yet finished. */
+let latest: InvocationMetrics | undefined;
+
+/**
+ * The metrics of the invocation running in this process: where the process-wide parts of core
+ * (the secret loader) count what they see. Lambda runs one invocation per execution environment
+ * at a time; where invocations overlap in one process (`npm start` under load, tests), these counts
+ * go to the one started last. FLXBL calls always count in their own invocation: the client each
+ * invocation gets is bound to its metrics.
+ *
+ * No `AsyncLocalStorage` on purpose: on Node 22 an active one turns on promise hooks for the whole
+ * process, which cost the warm path more than everything else here together (measured).
  *
  * @example
  * ```ts
@@ -76,7 +110,7 @@ const current = new AsyncLocalStorage<InvocationMetrics>();
  * ```
  */
 export function activeTelemetry(): InvocationMetrics | undefined {
-  return current.getStore();
+  return latest;
 }
 
 /**
@@ -184,20 +218,20 @@ export class Telemetry {
   }
 
   /**
-   * Begins an invocation: the work it starts from here counts into the returned metrics (see
-   * {@link activeTelemetry}), and a cold start is written (dimension `function_name`: the Lambda
+   * Begins an invocation: it counts into the returned metrics (and is {@link activeTelemetry}
+   * until it finishes or another starts), and a cold start is written (dimension `function_name`: the Lambda
    * function's name, from its context).
    */
   start(functionName?: string): InvocationMetrics {
     const invocation = new InvocationMetrics(this.#random);
-    // The rest of this invocation, and everything it starts, runs with it.
-    current.enterWith(invocation);
+    latest = invocation;
     this.metrics.captureColdStartMetric(functionName);
     return invocation;
   }
 
   /** Ends an invocation: writes what it counted (one document, then one per extra dimension value). */
   finish(invocation: InvocationMetrics): void {
+    if (latest === invocation) latest = undefined;
     const m = this.metrics;
     const flxbl = metricNames.flxbl;
     const totals = new OperationStats();

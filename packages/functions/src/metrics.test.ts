@@ -18,10 +18,15 @@ interface Emf {
   [key: string]: unknown;
 }
 
+/** The writes to stdout that carried EMF documents during the last {@link emfOf}. */
+let emfWrites = 0;
+
 /** Runs `fn` and returns the EMF documents written to stdout meanwhile (each a line with `_aws`). */
 async function emfOf(fn: () => Promise<unknown>): Promise<Emf[]> {
   const lines: string[] = [];
+  emfWrites = 0;
   const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+    if (String(chunk).includes('"_aws"')) emfWrites++;
     lines.push(...String(chunk).split("\n"));
     return true;
   });
@@ -101,6 +106,8 @@ describe("metrics a webhook invocation and a job run write (CloudWatch EMF, one 
     for (const d of docs) expect(d.namespace).toBe("flxbl-lambda");
     const cold = docs.filter((d) => "ColdStart" in d.metrics);
     expect(cold).toHaveLength(1);
+    // The cold start (Powertools writes it at once), then the invocation's three documents in one write.
+    expect(emfWrites).toBe(2);
     expect(cold[0]?.dimensions).toEqual(["function_name", "service", "stage"]);
     expect(first.find((d) => "ColdStart" in d)).toMatchObject({ function_name: paymentsWebhook.name, ColdStart: 1 });
     const [main, ...byOperation] = docs.filter((d) => !("ColdStart" in d.metrics));
@@ -136,10 +143,12 @@ describe("metrics a webhook invocation and a job run write (CloudWatch EMF, one 
     // The same delivery again: answered from its idempotency record, no FLXBL call, no cold start.
     const replay = (await emfOf(() => deliver(body))).map(read);
     expect(replay).toHaveLength(1);
+    expect(emfWrites).toBe(1);
     expect(replay[0]?.metrics).toEqual({ [metricNames.webhook.received]: 1, [metricNames.webhook.replayed]: 1 });
 
-    // A tampered body: refused by its signature, counted with the reason.
+    // A tampered body: refused by its signature, counted with the reason; both documents in one write.
     const refused = await emfOf(() => deliver(body.replace("2500", "1"), body));
+    expect(emfWrites).toBe(1);
     expect(refused.map((d) => read(d).metrics)).toEqual([
       {
         [metricNames.webhook.received]: 1,

@@ -206,14 +206,16 @@ export class InvocationMetrics {
 export class Telemetry {
   /** The Powertools Metrics instance: add your own with `metrics.addMetric(name, unit, value)`. */
   readonly metrics: Metrics;
+  readonly #emf: InvocationEmf;
   readonly #random: () => number;
 
   constructor(options: TelemetryOptions) {
-    this.metrics = new Metrics({
+    this.#emf = new InvocationEmf({
       serviceName: options.serviceName,
       namespace: options.namespace ?? (process.env[metricsNamespaceVariable] || defaultMetricsNamespace),
       defaultDimensions: { stage: options.stage ?? "local" },
     });
+    this.metrics = this.#emf;
     this.#random = options.random ?? Math.random;
   }
 
@@ -232,7 +234,7 @@ export class Telemetry {
   /** Ends an invocation: writes what it counted (one document, then one per extra dimension value). */
   finish(invocation: InvocationMetrics): void {
     if (latest === invocation) latest = undefined;
-    const m = this.metrics;
+    const m = this.#emf;
     const flxbl = metricNames.flxbl;
     const totals = new OperationStats();
     for (const stats of invocation.operations.values()) {
@@ -250,22 +252,41 @@ export class Telemetry {
       m.addMetric(flxbl.errors, MetricUnit.Count, totals.errors);
       for (const v of invocation.latencySample()) m.addMetric(flxbl.latency, MetricUnit.Milliseconds, round(v));
     }
-    if (m.hasStoredMetrics()) m.publishStoredMetrics();
+    const docs: string[] = [];
+    const flush = () => {
+      if (m.hasStoredMetrics()) docs.push(JSON.stringify(m.serializeMetrics()));
+      m.clearMetrics();
+      m.clearDimensions();
+    };
+    flush();
     for (const [operation, stats] of invocation.operations) {
       m.addDimension("operation", operation);
       m.addMetric(flxbl.calls, MetricUnit.Count, stats.calls);
       m.addMetric(flxbl.throttled, MetricUnit.Count, stats.throttled);
       m.addMetric(flxbl.errors, MetricUnit.Count, stats.errors);
       for (const v of stats.latencies) m.addMetric(flxbl.latency, MetricUnit.Milliseconds, round(v));
-      m.publishStoredMetrics();
+      flush();
     }
     for (const [dimension, byValue] of invocation.by) {
       for (const [value, counts] of byValue) {
         m.addDimension(dimension, value);
         for (const [name, n] of counts) m.addMetric(name, MetricUnit.Count, n);
-        m.publishStoredMetrics();
+        flush();
       }
     }
+    m.write(docs);
+  }
+}
+
+/**
+ * Powertools Metrics that writes an invocation's documents in one write to stdout: a write to the
+ * Lambda runtime's log pipe is synchronous and costs about as much as the rest of the invocation's
+ * metrics together (measured: two writes per invocation were most of the warm path's added time).
+ */
+class InvocationEmf extends Metrics {
+  write(docs: string[]): void {
+    if (docs.length === 0 || this.isDisabled()) return;
+    process.stdout.write(`${docs.join("\n")}\n`);
   }
 }
 

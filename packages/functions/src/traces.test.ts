@@ -132,6 +132,29 @@ describe("traces: Powertools Tracer under X-Ray active tracing", () => {
     const handlerId = (handlerSegment as { id?: string } | undefined)?.id;
     for (const s of flxbl) expect((s as { parent_id?: string }).parent_id).toBe(handlerId);
 
+    // A delivery refused by its signature: answered 401, the handler's subsegment flagged as an error.
+    const refusedTrace = traceHeader();
+    process.env._X_AMZN_TRACE_ID = refusedTrace.header;
+    const stderr = vi.spyOn(process.stderr, "write");
+    try {
+      const res = await h.post(handler, paymentsWebhook, {
+        headers: { "stripe-signature": stripe.webhooks.generateTestHeaderString({ payload: body, secret }) },
+        body: body.replace("2500", "1"),
+      });
+      expect(res.statusCode).toBe(401);
+    } finally {
+      delete process.env._X_AMZN_TRACE_ID;
+    }
+    await expect
+      .poll(() => daemon.documents.some((d) => d.trace_id === refusedTrace.root && d.name === "## index.handler"))
+      .toBe(true);
+    const refused = daemon.documents.find(
+      (d) => d.trace_id === refusedTrace.root && d.name === "## index.handler",
+    ) as unknown as Subsegment;
+    expect(refused.error).toBe(true);
+    expect(stderr.mock.calls.join("")).not.toContain("Failed to add error");
+    stderr.mockRestore();
+
     const text = JSON.stringify(daemon.documents);
     expect(text).not.toContain(fn.apiKey);
     expect(text).not.toContain(secret);

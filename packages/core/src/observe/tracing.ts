@@ -91,7 +91,17 @@ export function traceHandler(serviceName?: string): MiddlewareObj {
     name: "traceHandler",
     before: traceHandlerMiddlewareBefore,
     after: (request) => capture?.after?.(request),
-    onError: (request) => capture?.onError?.(request),
+    onError: (request) => {
+      if (request.error !== undefined && request.error !== null) return capture?.onError?.(request);
+      // An error httpErrors answered (and took off the request): the handler's subsegment is
+      // flagged by the answer's status and closed as a normal answer (Powertools would try to
+      // record the missing error, and the X-Ray SDK would log that it could not).
+      const status = (request.response as { statusCode?: number } | undefined)?.statusCode ?? 0;
+      const segment = capture ? tracer?.getSegment() : undefined;
+      if (status >= 500) segment?.addFaultFlag();
+      else if (status >= 400) segment?.addErrorFlag();
+      return capture?.after?.(request);
+    },
   };
 }
 

@@ -33,6 +33,19 @@ describe("compactMetricLine", () => {
     expect(compactMetricLine(line)).toBe("metrics WebhookReceived 1 · FlxblLatency 3.1–12.1 ms (2) · JobSeconds 0.3 s");
   });
 
+  it("leaves out counts of zero, not other zeros", () => {
+    const line = emf(
+      ["service", "stage"],
+      [
+        ["FlxblCalls", "Count", 1],
+        ["Flxbl429", "Count", 0],
+        ["JobSeconds", "Seconds", 0],
+      ],
+    );
+
+    expect(compactMetricLine(line)).toBe("metrics FlxblCalls 1 · JobSeconds 0 s");
+  });
+
   it("names the dimensions beyond service and stage", () => {
     const line = emf(["service", "stage", "operation"], [["FlxblCalls", "Count", 2]], { operation: "Order:read" });
 

@@ -1,7 +1,8 @@
 /**
  * A CloudWatch EMF document a function printed (Powertools Metrics), as one short line for the
  * terminal: `metrics WebhookReceived 1 · WebhookApplied 1 · FlxblLatency 3.1–4.2 ms (2)`, with any
- * dimension beyond `service` and `stage` in brackets. Undefined for any other line.
+ * dimension beyond `service` and `stage` in brackets and counts of zero left out. Undefined for
+ * any other line.
  *
  * @example
  * ```ts
@@ -25,7 +26,10 @@ export function compactMetricLine(line: string): string | undefined {
     .flat()
     .filter((d) => d !== "service" && d !== "stage")
     .map((d) => `${d}=${String(doc[d])}`);
-  const parts = directive.Metrics.map(({ Name, Unit }) => `${Name} ${shown(doc[Name], Unit)}`);
+  // Counts of zero say nothing a reader looks for (no 429s, no errors): left out.
+  const parts = directive.Metrics.filter(({ Name, Unit }) => !((Unit ?? "Count") === "Count" && doc[Name] === 0)).map(
+    ({ Name, Unit }) => `${Name} ${shown(doc[Name], Unit)}`,
+  );
   return `metrics${extra.length > 0 ? ` [${extra.join(" ")}]` : ""} ${parts.join(" · ")}`;
 }
 

@@ -8,6 +8,7 @@ import type { App } from "sst/constructs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import config from "../sst.config.js";
 import { alarmThresholds } from "./alarms.js";
+import { nightlyReportJob, repoEventsWebhook } from "./fixtures.js";
 import { createStacks, type StackSettings } from "./index.js";
 import { scheduleGapSeconds } from "./metrics.js";
 import { checkSettings } from "./settings.js";
@@ -53,22 +54,6 @@ function withNag(stacks: (app: App) => void) {
   };
 }
 
-const repoEvents: FunctionSpec = {
-  name: "repo-events",
-  handler: "packages/functions/src/webhooks/repo-events.handler",
-  trigger: { kind: "http", method: "POST", path: "/webhooks/repo-events" },
-  signature: "github",
-  scopes: ["entity:Product:read"],
-  timeoutSeconds: 10,
-};
-const weekdayReport: FunctionSpec = {
-  name: "weekday-report",
-  handler: "packages/functions/src/jobs/weekday-report.handler",
-  trigger: { kind: "schedule", expression: "cron(0 7 ? * MON-FRI *)" },
-  scopes: ["entity:Order:read"],
-  timeoutSeconds: 120,
-};
-
 describe("operating the app: tracing, metrics, dashboard, alarms and cdk-nag", () => {
   /** prod, as sst.config.ts builds it with no alarm variables. */
   let prod: Awaited<ReturnType<typeof synthesize>>;
@@ -85,7 +70,7 @@ describe("operating the app: tracing, metrics, dashboard, alarms and cdk-nag", (
     imported = await synthesize({ stage: "dev", dotenv: false, stacks: withNag((app) => config.stacks(app)) });
     vi.unstubAllEnvs();
     const settings: StackSettings = { alarmEmail: "ops@example.com", webhookReservedConcurrency: 4 };
-    const { inOrder } = createStacks([...manifest, repoEvents, weekdayReport], settings);
+    const { inOrder } = createStacks([...manifest, repoEventsWebhook, nightlyReportJob], settings);
     grown = await synthesize({
       stage: "dev",
       dotenv: false,
@@ -208,16 +193,16 @@ describe("operating the app: tracing, metrics, dashboard, alarms and cdk-nag", (
 
     it("gets rows for a new manifest entry with no stack edit", () => {
       const body = dashboardBody(grown.templates);
-      expect(body).toContain(`${repoEvents.name}: deliveries and outcomes`);
-      expect(body).toContain(`${repoEvents.name}: FLXBL calls`);
-      expect(body).toContain(`${weekdayReport.name}: records`);
-      expect(body).toContain(`\\"service\\",\\"${weekdayReport.name}\\",\\"stage\\",\\"dev\\"`);
+      expect(body).toContain(`${repoEventsWebhook.name}: deliveries and outcomes`);
+      expect(body).toContain(`${repoEventsWebhook.name}: FLXBL calls`);
+      expect(body).toContain(`${nightlyReportJob.name}: records`);
+      expect(body).toContain(`\\"service\\",\\"${nightlyReportJob.name}\\",\\"stage\\",\\"dev\\"`);
     });
   });
 
   describe("the alarms built from the manifest", () => {
-    const webhooks = [...manifest, repoEvents].filter((s) => s.trigger.kind === "http");
-    const jobs = [...manifest, weekdayReport].filter((s) => s.trigger.kind === "schedule");
+    const webhooks = [...manifest, repoEventsWebhook].filter((s) => s.trigger.kind === "http");
+    const jobs = [...manifest, nightlyReportJob].filter((s) => s.trigger.kind === "schedule");
     const findAlarm = (templates: Record<string, Template>, metric: string, service: string) =>
       everyAlarm(templates).filter(
         (a) =>

@@ -4,6 +4,7 @@ import { type FunctionSpec, functionEnvKeys, metricsNamespaceVariable } from "@f
 import { manifest } from "@flxbl-lambda/functions";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { nightlyReportJob, repoEventsWebhook } from "./fixtures.js";
 import { stateKeyPatterns, tracingEnvironment } from "./functions.js";
 import { checkSettings, createStacks } from "./index.js";
 import { synthesize } from "./synth.js";
@@ -377,22 +378,8 @@ describe("stacks synthesized offline from the manifest", () => {
   }, 120_000);
 
   it("adds a function, its trigger, its secret and its policy from one new manifest entry alone", async () => {
-    const github: FunctionSpec = {
-      name: "repo-events",
-      handler: "packages/functions/src/webhooks/repo-events.handler",
-      trigger: { kind: "http", method: "POST", path: "/webhooks/repo-events" },
-      signature: "github",
-      scopes: ["entity:Product:read"],
-      timeoutSeconds: 10,
-    };
-    const extra: FunctionSpec = {
-      name: "nightly-report",
-      handler: "packages/functions/src/jobs/nightly-report.handler",
-      trigger: { kind: "schedule", expression: "cron(0 2 * * ? *)" },
-      scopes: ["entity:Order:read"],
-      timeoutSeconds: 120,
-      memoryMb: 512,
-    };
+    const github = repoEventsWebhook;
+    const extra = nightlyReportJob;
     const { inOrder } = createStacks([...manifest, github, extra]);
     const grown = await synthesize({
       stage: "test",

@@ -1,13 +1,9 @@
 import type { FunctionSpec } from "@flxbl-lambda/core";
 
 /**
- * Two manifest entries the app does not have, for stack tests that grow the manifest: a
- * GitHub-signed webhook and a nightly job. Their handler files need not exist to synthesize.
- *
- * @example
- * ```ts
- * const { inOrder } = createStacks([...manifest, repoEventsWebhook, nightlyReportJob]);
- * ```
+ * Two manifest entries the app does not have, for stack tests that grow the manifest
+ * (`createStacks([...manifest, repoEventsWebhook, nightlyReportJob])`): a GitHub-signed webhook
+ * and a nightly job. Their handler files need not exist to synthesize.
  */
 export const repoEventsWebhook: FunctionSpec = {
   name: "repo-events",

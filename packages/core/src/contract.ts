@@ -104,7 +104,7 @@ export function functionEnvironment(
  *
  * @example
  * ```ts
- * functionEnvironment(spec, placement).POWERTOOLS_METRICS_NAMESPACE; // "flxbl-lambda" unless placement.metricsNamespace
+ * const namespace: string = defaultMetricsNamespace; // "flxbl-lambda", unless a placement names its metricsNamespace
  * ```
  */
 export const defaultMetricsNamespace = "flxbl-lambda";

@@ -1,4 +1,4 @@
-import { type FunctionSpec, metricNames, type metricsBy } from "@flxbl-lambda/core";
+import { type FunctionSpec, type MetricName, metricNames, type metricsBy } from "@flxbl-lambda/core";
 import type { Stack } from "aws-cdk-lib";
 import type { IHttpApi } from "aws-cdk-lib/aws-apigatewayv2";
 import {
@@ -49,7 +49,7 @@ function byDimension(place: MetricsPlace, name: string, dimension: keyof typeof 
 
 function webhookWidgets(place: MetricsPlace, spec: FunctionSpec, fn: IFunction): IWidget[] {
   const w = metricNames.webhook;
-  const m = (name: (typeof w)[keyof typeof w]) => appMetric(place, spec.name, name);
+  const m = (name: MetricName) => appMetric(place, spec.name, name);
   return [
     graph(`${spec.name}: deliveries and outcomes`, [
       m(w.received),
@@ -68,7 +68,7 @@ function webhookWidgets(place: MetricsPlace, spec: FunctionSpec, fn: IFunction):
 
 function jobWidgets(place: MetricsPlace, spec: FunctionSpec): IWidget[] {
   const j = metricNames.job;
-  const m = (name: (typeof j)[keyof typeof j], statistic?: string) =>
+  const m = (name: MetricName, statistic?: string) =>
     appMetric(place, spec.name, name, { statistic, label: statistic ? `${name} ${statistic}` : name });
   return [
     graph(`${spec.name}: runs`, [m(j.runs), m(j.complete), m(j.incomplete), m(j.errors)]),
@@ -81,7 +81,7 @@ function jobWidgets(place: MetricsPlace, spec: FunctionSpec): IWidget[] {
 function functionWidgets(place: MetricsPlace, name: string, fn: IFunction): IWidget[] {
   const f = metricNames.flxbl;
   const k = metricNames.keys;
-  const m = (metric: string) => appMetric(place, name, metric as (typeof f)[keyof typeof f]);
+  const m = (metric: MetricName) => appMetric(place, name, metric);
   return [
     graph(`${name}: FLXBL calls`, [m(f.calls), m(f.throttled), m(f.retries), m(f.errors)]),
     graph(
@@ -145,7 +145,7 @@ export function observabilityDashboard(stack: Stack, place: MetricsPlace, source
         appMetric(place, rotation.name, r.finished),
         appMetric(place, rotation.name, r.failed),
       ]),
-      ...functionWidgets(place, rotation.name, rotation.fn).slice(0, 3),
+      ...functionWidgets(place, rotation.name, rotation.fn),
     ],
   );
   return new Dashboard(stack, "Dashboard", {

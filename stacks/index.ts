@@ -216,7 +216,7 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
             retention: RetentionDays.ONE_YEAR,
             removalPolicy: stack.stage === "prod" ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
           }),
-          // The log group's resource policy is written at deploy by the SDK in the Lambda runtime.
+          // CDK writes the log group's resource policy at deploy with the Lambda runtime's own SDK, not one fetched from npm.
           { installLatestAwsSdk: false },
         ),
       ],
@@ -297,7 +297,7 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
     return { api, functions };
   }
 
-  /** An EventBridge schedule per job, with retries, a dead-letter queue and an alarm on failures. */
+  /** An EventBridge schedule per job, with retries, a dead-letter queue, and its alarms (failures, incomplete runs, FLXBL 429s). */
   function Jobs(context: StackContext) {
     const { stack } = context;
     const failures = new Queue(stack, "JobFailures", { retentionPeriod: Duration.days(14), enforceSSL: true });

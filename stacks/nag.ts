@@ -7,18 +7,18 @@ import type { IConstruct } from "constructs";
 /**
  * Every cdk-nag finding this app accepts (AwsSolutions and Serverless packs), each suppressed on
  * the resource it is about with the reason in one line, at synth time. Whoever runs cdk-nag over
- * the app (`stacks/nag.test.ts`, or a platform team's own `Aspects.of(app).add(new AwsSolutionsChecks())`
+ * the app (`stacks/observability.test.ts`, or a platform team's own `Aspects.of(app).add(new AwsSolutionsChecks())`
  * in `sst.config.ts`) sees these and nothing else. A finding that should be fixed is fixed in the
  * stacks instead (access-log retention and JSON format, SQS and SNS TLS, CORS off, reserved
  * concurrency, tracing, the alarm topic's KMS key).
  */
 
-/** The managed policy every Lambda role gets from CDK: CloudWatch Logs writes to its own log group. */
+/** The managed policy every Lambda role gets from CDK: CloudWatch Logs writes (create group and stream, put events). */
 const basicExecutionRole = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
 
 const reasons = {
   basicExecution:
-    "AWSLambdaBasicExecutionRole only lets the function write its own logs (logs:CreateLogStream/PutLogEvents)",
+    "AWSLambdaBasicExecutionRole grants only the CloudWatch Logs writes every function needs to log; AWS maintains it",
   xray: "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource ARN: '*' is the only possible resource",
   runtime:
     "nodejs22.x is the Node line the code is built and tested on (package.json engines); move with engines, not ahead of it",

@@ -19,10 +19,15 @@ export default {
     if (app.stage !== "prod") app.setDefaultRemovalPolicy("destroy");
     // An empty variable (a `.env` line `NAME=`) means the default.
     const admins = (process.env.ADMIN_PRINCIPAL_ARNS ?? "").split(",").filter((arn) => arn.trim() !== "");
-    const { Keys, Storage, Webhooks, Jobs } = createStacks(manifest, {
+    const reserved = process.env.WEBHOOK_RESERVED_CONCURRENCY?.trim() || undefined;
+    const stacks = createStacks(manifest, {
       flxblUrl: process.env.FLXBL_URL || undefined,
       adminPrincipalArns: admins.length > 0 ? admins : undefined,
+      alarmEmail: process.env.ALARM_EMAIL?.trim() || undefined,
+      alarmTopicArn: process.env.ALARM_TOPIC_ARN?.trim() || undefined,
+      // "off" reserves none (an account whose concurrency limit cannot spare the reservations).
+      webhookReservedConcurrency: reserved === undefined ? undefined : reserved === "off" ? false : Number(reserved),
     });
-    app.stack(Keys).stack(Storage).stack(Webhooks).stack(Jobs);
+    for (const stack of stacks.inOrder) app.stack(stack);
   },
 } satisfies SSTConfig;

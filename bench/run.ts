@@ -219,6 +219,7 @@ async function setUp(closers: Closers, log: (line: string) => void): Promise<Ben
     bundleDriver(join(benchDir, "drivers/worker.ts"), join(outDir, "worker.mjs")),
     bundleFunction(root, functionsDir, getOrderSpec.name, "bench/handlers/get-order.ts"),
     bundleFunction(root, functionsDir, "ecosystem", "bench/baselines/ecosystem.ts"),
+    bundleFunction(root, functionsDir, "ecosystem-observed", "bench/baselines/ecosystem-observed.ts"),
     bundleFunction(root, functionsDir, "naive", "bench/baselines/naive.ts"),
     bundleFunction(root, functionsDir, paymentsLockApartSpec.name, "bench/handlers/payments-lock-apart.ts"),
     ...appFunctions.map((spec) => bundleFunction(root, functionsDir, spec.name, entry(spec))),
@@ -230,6 +231,7 @@ async function setUp(closers: Closers, log: (line: string) => void): Promise<Ben
   for (const [name, kind] of [
     [getOrderSpec.name, "ours"],
     ["ecosystem", "baseline"],
+    ["ecosystem-observed", "baseline"],
     ["naive", "baseline"],
   ] as const)
     functions.set(name, {

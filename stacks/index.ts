@@ -2,7 +2,6 @@ import {
   adminSecretName,
   contractDefaults,
   type FunctionSpec,
-  flxblUrlProblem,
   functionSecretName,
   type JobSpec,
   rotationEnvironment,
@@ -10,90 +9,42 @@ import {
 } from "@flxbl-lambda/core";
 import { rotationFunction } from "@flxbl-lambda/functions";
 import { Duration, RemovalPolicy, SecretValue } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { CfnRoute } from "aws-cdk-lib/aws-apigatewayv2";
+import { Metric } from "aws-cdk-lib/aws-cloudwatch";
 import { Rule } from "aws-cdk-lib/aws-events";
 import { CloudWatchLogGroup } from "aws-cdk-lib/aws-events-targets";
 import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { CfnRotationSchedule, Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { type ITopic, Topic } from "aws-cdk-lib/aws-sns";
 import { Queue } from "aws-cdk-lib/aws-sqs";
-import { Api, Cron, Function as SstFunction, type StackContext, Table, use } from "sst/constructs";
-import { manifestFunction, pascal } from "./functions.js";
+import { Api, Cron, Function as SstFunction, type Stack, type StackContext, Table, use } from "sst/constructs";
+import { alarmTopic, anyAlarm, flxblThrottleAlarm, jobAlarms, notifyOnAlarms, webhookAlarms } from "./alarms.js";
+import { observabilityDashboard } from "./dashboard.js";
+import {
+  type FunctionWiring,
+  manifestFunction,
+  pascal,
+  tracingEnvironment,
+  webhookAccessLogFormat,
+} from "./functions.js";
+import { suppressFindings, suppressFunctionFindings, suppressProvidedResourceFindings } from "./nag.js";
+import {
+  checkSettings,
+  defaultAdminPrincipals,
+  defaultWebhookReservedConcurrency,
+  type StackSettings,
+} from "./settings.js";
 
-/** Stage-level settings the stacks take from `sst.config.ts`. */
-export interface StackSettings {
-  /** FLXBL's API base for this stage. @default "https://api.flxbl.dev/api/v1" */
-  flxblUrl?: string;
-  /** HTTP API throttling for the webhook routes. @default { rate: 50, burst: 100 } */
-  throttle?: { rate: number; burst: number };
-  /** Days between key rotations. @default 30 */
-  rotationDays?: number;
-  /**
-   * Seconds a superseded key keeps working after rotation: longer than the functions' secret
-   * cache TTL, and at least a minute shorter than the rotation function's 900-s timeout
-   * (checked at synth time). @default 360
-   */
-  rotationGraceSeconds?: number;
-  /** Seconds each function keeps its secret in memory (`FLXBL_SECRET_TTL_SECONDS`). @default 300 */
-  secretTtlSeconds?: number;
-  /**
-   * Who besides the rotation function may read the admin secret (`aws:PrincipalArn` patterns):
-   * the deploying account's administrators, who run `npm run keys`.
-   * @default {@link defaultAdminPrincipals}: the account root, IAM Identity Center
-   * AdministratorAccess roles and `OrganizationAccountAccessRole`
-   */
-  adminPrincipalArns?: string[];
-}
-
-/**
- * The account's administrators by AWS's own conventions: the root user, IAM Identity Center's
- * `AdministratorAccess` permission-set roles, and the role AWS Organizations creates in member
- * accounts. Any other principal (a CI role, say) is named with `ADMIN_PRINCIPAL_ARNS`.
- */
-export function defaultAdminPrincipals(account: string): string[] {
-  return [
-    `arn:aws:iam::${account}:root`,
-    `arn:aws:iam::${account}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*`,
-    `arn:aws:iam::${account}:role/OrganizationAccountAccessRole`,
-  ];
-}
+export { checkSettings, defaultAdminPrincipals, type StackSettings } from "./settings.js";
 
 /** The name of a function's secret: `<app>/<stage>/<function>`; the admin key's is `<app>/<stage>/admin`. */
 export function secretName(app: { name: string; stage: string }, fn: string): string {
   return fn === "admin"
     ? adminSecretName({ app: app.name, stage: app.stage })
     : functionSecretName({ app: app.name, stage: app.stage }, fn);
-}
-
-/**
- * Refuses settings that would break a promise at run time: FLXBL over plain http (the keys would
- * travel in clear), or a rotation grace period that a cached key could outlive (a warm function
- * would hold a revoked key) or that the rotation function could not wait out before its timeout.
- */
-export function checkSettings(manifest: readonly FunctionSpec[], settings: StackSettings): void {
-  const problems: string[] = [];
-  const url = settings.flxblUrl ?? "https://api.flxbl.dev/api/v1";
-  const urlProblem = flxblUrlProblem(url, { allowLoopbackHttp: false });
-  if (urlProblem) problems.push(`${urlProblem}. Deploy with FLXBL_URL=https://...`);
-  const grace = settings.rotationGraceSeconds ?? contractDefaults.rotationGraceSeconds;
-  const ttls = manifest.map((spec) => ({
-    name: spec.name,
-    ttl: Number(
-      spec.environment?.FLXBL_SECRET_TTL_SECONDS ?? settings.secretTtlSeconds ?? contractDefaults.secretTtlSeconds,
-    ),
-  }));
-  for (const { name, ttl } of ttls)
-    if (!(grace > ttl))
-      problems.push(
-        `rotationGraceSeconds (${grace}) must be longer than ${name}'s secret cache TTL (${ttl} s), or a warm ${name} would hold a revoked key`,
-      );
-  const room = rotationFunction.timeoutSeconds - 60;
-  if (!(grace <= room))
-    problems.push(
-      `rotationGraceSeconds (${grace}) must leave the rotation function a minute of its ${rotationFunction.timeoutSeconds}-s timeout (at most ${room})`,
-    );
-  if (problems.length > 0) throw new Error(`Invalid stack settings:\n  ${problems.join("\n  ")}`);
 }
 
 const isWebhook = (spec: FunctionSpec): spec is WebhookSpec => spec.trigger.kind === "http";
@@ -108,8 +59,7 @@ const isJob = (spec: FunctionSpec): spec is JobSpec => spec.trigger.kind === "sc
  * import type { App } from "sst/constructs";
  *
  * function stacks(app: App) { // as in sst.config.ts
- *   const { Keys, Storage, Webhooks, Jobs } = createStacks(manifest);
- *   app.stack(Keys).stack(Storage).stack(Webhooks).stack(Jobs);
+ *   for (const stack of createStacks(manifest, { alarmEmail: "ops@example.com" }).inOrder) app.stack(stack);
  * }
  * ```
  */
@@ -119,6 +69,30 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
   const rotationDays = settings.rotationDays ?? 30;
   const rotationGraceSeconds = settings.rotationGraceSeconds ?? contractDefaults.rotationGraceSeconds;
   const secretTtlSeconds = settings.secretTtlSeconds ?? contractDefaults.secretTtlSeconds;
+  const reserved = settings.webhookReservedConcurrency ?? defaultWebhookReservedConcurrency;
+  // Metrics go to a namespace named after the app, with the stage as a dimension.
+  const place = ({ app, stack }: StackContext) => ({ namespace: app.name, stage: stack.stage });
+
+  /** The SNS topic for `ALARM_EMAIL`, in a stack of its own that every other one uses. Only with an email. */
+  function Alerts({ stack }: StackContext) {
+    const topic = alarmTopic(stack, settings.alarmEmail as string);
+    stack.addOutputs({ AlarmTopicArn: topic.topicArn });
+    suppressProvidedResourceFindings(stack);
+    return { topic };
+  }
+
+  /** The topic every alarm of `stack` notifies, if one was configured. */
+  function topicFor(stack: Stack): ITopic | undefined {
+    if (settings.alarmTopicArn) return Topic.fromTopicArn(stack, "AlarmTopic", settings.alarmTopicArn);
+    if (settings.alarmEmail) return use(Alerts).topic;
+    return undefined;
+  }
+
+  /** What every stack function ends with: its alarms notify the topic; SST's and CDK's own resources get their suppressions. */
+  function finish(stack: Stack) {
+    notifyOnAlarms(stack, topicFor(stack));
+    suppressProvidedResourceFindings(stack);
+  }
 
   /**
    * One Secrets Manager secret per function (its FLXBL key, and a webhook's signing secrets), the
@@ -140,6 +114,7 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
       description: "FLXBL admin key for key provisioning and rotation; read by the rotation function only",
       secretStringValue: placeholder,
     });
+    suppressFindings(admin, "adminSecret");
 
     const rotation = new SstFunction(stack, "RotateKey", {
       handler: rotationFunction.handler,
@@ -147,15 +122,20 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
       // finishSecret waits out the grace period before revoking the old key.
       timeout: rotationFunction.timeoutSeconds,
       memorySize: rotationFunction.memoryMb,
+      tracing: "active",
       // With the manifest bundled in the function, the stage names which secrets it may rotate
       // and with which scopes: its authority, never the secret's own content.
-      environment: rotationEnvironment({
-        name: rotationFunction.name,
-        flxblUrl,
-        adminSecretId: admin.secretArn,
-        stage: stack.stage,
-        graceSeconds: rotationGraceSeconds,
-      }),
+      environment: {
+        ...rotationEnvironment({
+          name: rotationFunction.name,
+          flxblUrl,
+          adminSecretId: admin.secretArn,
+          stage: stack.stage,
+          graceSeconds: rotationGraceSeconds,
+          metricsNamespace: app.name,
+        }),
+        ...tracingEnvironment,
+      },
     });
     const functionSecretArns = Object.values(secrets).map((s) => s.secretArn);
     if (functionSecretArns.length > 0) {
@@ -217,14 +197,12 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
 
     // A failed rotation is an alarm: the function's own errors, and Secrets Manager's
     // RotationFailed / RotationAbandoned events (kept in a log group for the audit trail).
-    new Alarm(stack, "RotationErrors", {
-      alarmDescription: "A key rotation step failed (see the RotateKey function's log)",
-      metric: rotation.metricErrors({ period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
+    anyAlarm(
+      stack,
+      "RotationErrors",
+      "A key rotation step failed (see the RotateKey function's log)",
+      rotation.metricErrors({ period: Duration.minutes(5) }),
+    );
     const failedRotations = new Rule(stack, "RotationFailed", {
       description: "Secrets Manager gave up a rotation of one of this app's secrets",
       eventPattern: {
@@ -238,64 +216,95 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
             retention: RetentionDays.ONE_YEAR,
             removalPolicy: stack.stage === "prod" ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
           }),
+          // CDK writes the log group's resource policy at deploy with the Lambda runtime's own SDK, not one fetched from npm.
+          { installLatestAwsSdk: false },
         ),
       ],
     });
-    new Alarm(stack, "RotationFailedEvents", {
-      alarmDescription: "Secrets Manager reported a failed or abandoned key rotation",
-      metric: new Metric({
+    suppressFindings(failedRotations, "rotationEventsRule");
+    anyAlarm(
+      stack,
+      "RotationFailedEvents",
+      "Secrets Manager reported a failed or abandoned key rotation",
+      new Metric({
         namespace: "AWS/Events",
         metricName: "TriggeredRules",
         dimensionsMap: { RuleName: failedRotations.ruleName },
         statistic: "Sum",
         period: Duration.minutes(5),
       }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
+    );
+    suppressFunctionFindings(rotation, "rotation");
+    finish(stack);
     return { secrets, admin, rotation };
   }
 
   /** The state table: idempotency records, locks and job checkpoints, expiring through `expiration`. */
   function Storage({ stack }: StackContext) {
+    const prod = stack.stage === "prod";
     const table = new Table(stack, "State", {
       fields: { id: "string" },
       primaryIndex: { partitionKey: "id" },
       timeToLiveAttribute: "expiration",
-      cdk: { table: { pointInTimeRecovery: stack.stage === "prod" } },
+      cdk: { table: { pointInTimeRecovery: prod } },
     });
+    if (!prod) suppressFindings(table.cdk.table, "devStateTable");
     stack.addOutputs({ StateTableName: table.tableName });
+    finish(stack);
     return { table };
   }
 
-  /** An HTTP API with one route per webhook function, throttled, with access logs. */
-  function Webhooks({ stack }: StackContext) {
+  /** A manifest entry's function in its stack: its own secret, the state table, the app's metrics namespace. */
+  function deploy(context: StackContext, spec: FunctionSpec, extra: Partial<FunctionWiring> = {}) {
     const { secrets } = use(Keys);
     const { table } = use(Storage);
-    const throttle = settings.throttle ?? { rate: 50, burst: 100 };
-    const api = new Api(stack, "WebhooksApi", {
-      accessLog: true,
-      defaults: { throttle: { rate: throttle.rate, burst: throttle.burst } },
+    return manifestFunction(context.stack, spec, {
+      flxblUrl,
+      secret: secrets[spec.name] as Secret,
+      table,
+      stage: context.stack.stage,
+      secretTtlSeconds,
+      metricsNamespace: context.app.name,
+      ...extra,
     });
-    for (const spec of manifest.filter(isWebhook)) {
-      const secret = secrets[spec.name] as Secret;
-      const fn = manifestFunction(stack, spec, { flxblUrl, secret, table, stage: stack.stage, secretTtlSeconds });
-      api.addRoutes(stack, { [`${spec.trigger.method} ${spec.trigger.path}`]: fn });
-    }
-    stack.addOutputs({ WebhooksUrl: api.url });
-    return { api };
   }
 
-  /** An EventBridge schedule per job, with retries, a dead-letter queue and an alarm on failures. */
-  function Jobs({ stack }: StackContext) {
-    const { secrets } = use(Keys);
-    const { table } = use(Storage);
-    const failures = new Queue(stack, "JobFailures", { retentionPeriod: Duration.days(14) });
+  /**
+   * An HTTP API with one route per webhook function: throttled, JSON access logs kept a month,
+   * no CORS (senders are servers), each function with reserved concurrency, and its alarms.
+   */
+  function Webhooks(context: StackContext) {
+    const { stack } = context;
+    const throttle = settings.throttle ?? { rate: 50, burst: 100 };
+    const api = new Api(stack, "WebhooksApi", {
+      accessLog: { retention: "one_month", format: webhookAccessLogFormat },
+      cors: false,
+      defaults: { throttle: { rate: throttle.rate, burst: throttle.burst } },
+    });
+    const functions: Record<string, IFunction> = {};
+    for (const spec of manifest.filter(isWebhook)) {
+      const fn = deploy(context, spec, { reservedConcurrency: reserved === false ? undefined : reserved });
+      const routeKey = `${spec.trigger.method} ${spec.trigger.path}`;
+      api.addRoutes(stack, { [routeKey]: fn });
+      for (const route of stack.node.findAll())
+        if (route instanceof CfnRoute && route.routeKey === routeKey) suppressFindings(route, "webhookRoute");
+      webhookAlarms(stack, spec, fn, place(context));
+      flxblThrottleAlarm(stack, spec.name, place(context));
+      functions[spec.name] = fn;
+    }
+    stack.addOutputs({ WebhooksUrl: api.url });
+    finish(stack);
+    return { api, functions };
+  }
+
+  /** An EventBridge schedule per job, with retries, a dead-letter queue, and its alarms (failures, incomplete runs, FLXBL 429s). */
+  function Jobs(context: StackContext) {
+    const { stack } = context;
+    const failures = new Queue(stack, "JobFailures", { retentionPeriod: Duration.days(14), enforceSSL: true });
+    suppressFindings(failures, "failureQueue");
+    const functions: Record<string, IFunction> = {};
     for (const spec of manifest.filter(isJob)) {
-      const secret = secrets[spec.name] as Secret;
-      const fn = manifestFunction(stack, spec, { flxblUrl, secret, table, stage: stack.stage, secretTtlSeconds });
+      const fn = deploy(context, spec);
       // A failed run (JobFailedError, or a crash) is retried twice by Lambda, then lands in the queue.
       fn.configureAsyncInvoke({ retryAttempts: 2, onFailure: new SqsDestination(failures) });
       new Cron(stack, `${pascal(spec.name)}Schedule`, {
@@ -306,26 +315,40 @@ export function createStacks(manifest: readonly FunctionSpec[], settings: StackS
           cdk: { target: { retryAttempts: 2, maxEventAge: Duration.hours(2), deadLetterQueue: failures } },
         },
       });
-      new Alarm(stack, `${pascal(spec.name)}Errors`, {
-        alarmDescription: `${spec.name} failed`,
-        metric: fn.metricErrors({ period: Duration.minutes(5) }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
+      jobAlarms(stack, spec, fn, place(context));
+      flxblThrottleAlarm(stack, spec.name, place(context));
+      functions[spec.name] = fn;
     }
-    new Alarm(stack, "JobFailuresQueued", {
-      alarmDescription: "A job run was given up on and parked in the failure queue",
-      metric: failures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
+    anyAlarm(
+      stack,
+      "JobFailuresQueued",
+      "A job run was given up on and parked in the failure queue",
+      failures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+    );
     stack.addOutputs({ JobFailuresQueueUrl: failures.queueUrl });
-    return { failures };
+    finish(stack);
+    return { failures, functions };
   }
 
-  return { Keys, Storage, Webhooks, Jobs };
+  /** The stage's CloudWatch dashboard, `<app>-<stage>`, built from the manifest. */
+  function Monitoring(context: StackContext) {
+    const { stack } = context;
+    const { rotation } = use(Keys);
+    const webhooks = use(Webhooks);
+    const jobs = use(Jobs);
+    const dashboard = observabilityDashboard(stack, place(context), {
+      manifest,
+      functions: { ...webhooks.functions, ...jobs.functions },
+      rotation: { name: rotationFunction.name, fn: rotation },
+      api: webhooks.api.cdk.httpApi,
+      failures: jobs.failures,
+    });
+    stack.addOutputs({ DashboardName: dashboard.dashboardName });
+    finish(stack);
+    return { dashboard };
+  }
+
+  /** The stacks in the order `app.stack()` takes them: `Alerts` only with an alarm email. */
+  const inOrder = [...(settings.alarmEmail ? [Alerts] : []), Keys, Storage, Webhooks, Jobs, Monitoring];
+  return { Alerts, Keys, Storage, Webhooks, Jobs, Monitoring, inOrder };
 }

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { parseEnv } from "node:util";
-import { type FunctionSpec, functionEnvKeys } from "@flxbl-lambda/core";
+import { type FunctionSpec, functionEnvKeys, metricsNamespaceVariable } from "@flxbl-lambda/core";
 import { manifest } from "@flxbl-lambda/functions";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { stateKeyPatterns } from "./functions.js";
+import { nightlyReportJob, repoEventsWebhook } from "./fixtures.js";
+import { stateKeyPatterns, tracingEnvironment } from "./functions.js";
 import { checkSettings, createStacks } from "./index.js";
 import { synthesize } from "./synth.js";
 
@@ -44,8 +45,8 @@ describe("stacks synthesized offline from the manifest", () => {
     ({ templates } = await synthesize({ stage: "test", dotenv: false }));
   }, 120_000);
 
-  it("builds the four stacks the design names", () => {
-    expect(Object.keys(templates).sort()).toEqual(["Jobs", "Keys", "Storage", "Webhooks"]);
+  it("builds the five stacks the design names (and Alerts only with ALARM_EMAIL)", () => {
+    expect(Object.keys(templates).sort()).toEqual(["Jobs", "Keys", "Monitoring", "Storage", "Webhooks"]);
   });
 
   describe.each(manifest.map((spec) => [spec.name, spec as FunctionSpec] as const))("%s", (_, spec) => {
@@ -137,12 +138,26 @@ describe("stacks synthesized offline from the manifest", () => {
 
     it("gets exactly the variables readFunctionEnv reads, the service name and its manifest environment", () => {
       const vars = inspect(templates, spec, "test").fn?.Properties.Environment.Variables as Record<string, unknown>;
-      const expected = [...functionEnvKeys, "POWERTOOLS_SERVICE_NAME", ...Object.keys(spec.environment ?? {})];
+      const expected = [
+        ...functionEnvKeys,
+        "POWERTOOLS_SERVICE_NAME",
+        metricsNamespaceVariable,
+        ...Object.keys(tracingEnvironment),
+        ...Object.keys(spec.environment ?? {}),
+      ];
       // SST adds its own two; everything else is the contract's.
       const ours = Object.keys(vars).filter(
         (k) => !k.startsWith("SST_") && k !== "AWS_NODEJS_CONNECTION_REUSE_ENABLED",
       );
       expect(ours.sort()).toEqual([...new Set(expected)].sort());
+    });
+
+    it("names the resource '*' only for X-Ray's two actions, which take no resource", () => {
+      const { statements } = inspect(templates, spec, "test");
+      const anywhere = statements.filter((s) => JSON.stringify(s.Resource) === '"*"');
+      expect(anywhere).toEqual([
+        { Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Effect: "Allow", Resource: "*" },
+      ]);
     });
 
     it("gets its stage and the secret cache TTL the rotation grace period was checked against", () => {
@@ -363,29 +378,15 @@ describe("stacks synthesized offline from the manifest", () => {
   }, 120_000);
 
   it("adds a function, its trigger, its secret and its policy from one new manifest entry alone", async () => {
-    const github: FunctionSpec = {
-      name: "repo-events",
-      handler: "packages/functions/src/webhooks/repo-events.handler",
-      trigger: { kind: "http", method: "POST", path: "/webhooks/repo-events" },
-      signature: "github",
-      scopes: ["entity:Product:read"],
-      timeoutSeconds: 10,
-    };
-    const extra: FunctionSpec = {
-      name: "nightly-report",
-      handler: "packages/functions/src/jobs/nightly-report.handler",
-      trigger: { kind: "schedule", expression: "cron(0 2 * * ? *)" },
-      scopes: ["entity:Order:read"],
-      timeoutSeconds: 120,
-      memoryMb: 512,
-    };
-    const { Keys, Storage, Webhooks, Jobs } = createStacks([...manifest, github, extra]);
+    const github = repoEventsWebhook;
+    const extra = nightlyReportJob;
+    const { inOrder } = createStacks([...manifest, github, extra]);
     const grown = await synthesize({
       stage: "test",
       dotenv: false,
       stacks: (app) => {
         app.setDefaultFunctionProps({ runtime: "nodejs22.x", architecture: "arm_64" });
-        app.stack(Keys).stack(Storage).stack(Webhooks).stack(Jobs);
+        for (const stack of inOrder) app.stack(stack);
       },
     });
     const found = inspect(grown.templates, extra, "test");
@@ -461,7 +462,15 @@ describe("a .env copied from .env.example (sst deploy reads .env over the enviro
   it("sets nothing a deploy reads, so a deploy with it uses the defaults", async () => {
     const example = parseEnv(readFileSync(new URL("../.env.example", import.meta.url), "utf8"));
     // What sst.config.ts reads: an empty line for one of these would replace the shell's value.
-    for (const name of ["FLXBL_URL", "ADMIN_PRINCIPAL_ARNS", "AWS_REGION", "SST_STAGE"])
+    for (const name of [
+      "FLXBL_URL",
+      "ADMIN_PRINCIPAL_ARNS",
+      "ALARM_EMAIL",
+      "ALARM_TOPIC_ARN",
+      "WEBHOOK_RESERVED_CONCURRENCY",
+      "AWS_REGION",
+      "SST_STAGE",
+    ])
       expect(example, `${name} in .env.example`).not.toHaveProperty(name);
     // Loaded as initProject loads it (over the environment), the app still deploys the default FLXBL.
     vi.stubEnv("FLXBL_URL", "");

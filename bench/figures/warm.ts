@@ -98,6 +98,12 @@ export async function warmFigures(ctx: BenchContext, paidOrder: PaidOrder, optio
   > = [
     { name: "bench-get-order", what: "ours: flxblHandler, GET Order", events: get, batch: options.batch },
     { name: "ecosystem", what: "middy + Parameters getSecret + fetch", events: get, batch: options.batch },
+    {
+      name: "ecosystem-observed",
+      what: "the same with Powertools Logger, Metrics and Tracer middlewares",
+      events: get,
+      batch: options.batch,
+    },
     { name: "naive", what: "GetSecretValue every call + fetch", events: get, batch: options.batch },
     webhook("payments-webhook", "ours: the real payments webhook (verify, idempotency with the order's lock, GET)"),
     webhook(

@@ -90,6 +90,19 @@ export function buildTable(m: Measured): TableRow[] {
       },
     );
   }
+  const observed = warm("ecosystem-observed");
+  if (o && observed) {
+    const paired = o.roundMediansUs.map((us, i) => us - (observed.roundMediansUs[i] ?? Number.NaN));
+    rows.push({
+      fig: "1",
+      measure: "warm median, GET Order, against the ecosystem with Powertools Logger, Metrics and Tracer",
+      ours: fmt.us(o.medianUs),
+      baseline: `ecosystem + Powertools ${fmt.us(observed.medianUs)} (CPU ${fmt.us(observed.cpuUsPerInvocation)})`,
+      versus: `${fmt.x(o.medianUs / observed.medianUs)}; paired by round ${signed(median(paired))} µs [${signed(quantile(paired, 0.25))}, ${signed(quantile(paired, 0.75))}]`,
+      target: "",
+      met: "",
+    });
+  }
   if (hook && eco)
     rows.push({
       fig: "1",

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { traceAwsClient } from "./observe/tracing.js";
 
 /**
  * The SDK settings every client in a function uses: a hung Secrets Manager or DynamoDB (a
@@ -38,7 +39,7 @@ let secretsManager: SecretsManagerClient | undefined;
  * ```
  */
 export function sharedDynamoDbClient(): DynamoDBClient {
-  dynamodb ??= new DynamoDBClient({ ...awsClientDefaults });
+  dynamodb ??= traceAwsClient(new DynamoDBClient({ ...awsClientDefaults }));
   return dynamodb;
 }
 
@@ -52,7 +53,7 @@ export function sharedDynamoDbClient(): DynamoDBClient {
  * ```
  */
 export function sharedSecretsManagerClient(): SecretsManagerClient {
-  secretsManager ??= new SecretsManagerClient({ ...awsClientDefaults });
+  secretsManager ??= traceAwsClient(new SecretsManagerClient({ ...awsClientDefaults }));
   return secretsManager;
 }
 

@@ -17,4 +17,7 @@ export * from "./middleware/errors.js";
 export * from "./middleware/flxbl.js";
 export * from "./middleware/http-errors.js";
 export * from "./middleware/sanitize-errors.js";
+export * from "./observe/catalog.js";
+export * from "./observe/telemetry.js";
+export * from "./observe/tracing.js";
 export * from "./schedule.js";

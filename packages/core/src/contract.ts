@@ -40,8 +40,13 @@ export interface FunctionPlacement {
   secretId: string;
   /** The state table (`STATE_TABLE_NAME`). */
   tableName: string;
-  /** The stage (`APP_STAGE`). */
+  /** The stage (`APP_STAGE`; the `stage` dimension of its metrics). */
   stage: string;
+  /**
+   * The metrics namespace (`POWERTOOLS_METRICS_NAMESPACE`): the app's name, so two apps in one
+   * account keep their metrics apart. @default defaultMetricsNamespace ("flxbl-lambda")
+   */
+  metricsNamespace?: string;
   /** @default contractDefaults.secretTtlSeconds */
   secretTtlSeconds?: number | string;
   /** @default contractDefaults.maxStaleSeconds */
@@ -90,8 +95,20 @@ export function functionEnvironment(
     STATE_TABLE_NAME: placement.tableName,
     APP_STAGE: placement.stage,
     POWERTOOLS_SERVICE_NAME: spec.name,
+    POWERTOOLS_METRICS_NAMESPACE: placement.metricsNamespace ?? defaultMetricsNamespace,
   };
 }
+
+/**
+ * The metrics namespace of a function placed without one: the sample app's name.
+ *
+ * @example
+ * ```ts
+ * const placement = { flxblUrl: "https://api.flxbl.dev/api/v1", secretId: "s", tableName: "t", stage: "dev" };
+ * functionEnvironment(paymentsWebhook, placement).POWERTOOLS_METRICS_NAMESPACE; // "flxbl-lambda" (no metricsNamespace)
+ * ```
+ */
+export const defaultMetricsNamespace = "flxbl-lambda";
 
 /**
  * The variables {@link functionEnvironment} writes from where a function runs, which its manifest
@@ -108,6 +125,7 @@ export const placementVariables: readonly string[] = [
   "STATE_TABLE_NAME",
   "APP_STAGE",
   "POWERTOOLS_SERVICE_NAME",
+  "POWERTOOLS_METRICS_NAMESPACE",
 ];
 
 /**
@@ -131,6 +149,8 @@ export function rotationEnvironment(options: {
   adminSecretId: string;
   stage: string;
   graceSeconds?: number | string;
+  /** @default defaultMetricsNamespace */
+  metricsNamespace?: string;
 }): Record<string, string> {
   return {
     FLXBL_URL: options.flxblUrl,
@@ -138,6 +158,7 @@ export function rotationEnvironment(options: {
     APP_STAGE: options.stage,
     ROTATION_GRACE_SECONDS: String(options.graceSeconds ?? contractDefaults.rotationGraceSeconds),
     POWERTOOLS_SERVICE_NAME: options.name,
+    POWERTOOLS_METRICS_NAMESPACE: options.metricsNamespace ?? defaultMetricsNamespace,
   };
 }
 

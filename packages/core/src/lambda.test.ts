@@ -16,6 +16,7 @@ import { JobFailedError } from "./jobs/runner.js";
 import { SecretLoader } from "./keys/secret-loader.js";
 import { flxblHandler } from "./lambda.js";
 import { ClientError } from "./middleware/errors.js";
+import { metricNames } from "./observe/catalog.js";
 
 interface Order {
   number: string;
@@ -342,6 +343,7 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
     );
     await adminApi("DELETE", `/api-keys/${oldKey.id}`);
     const readsBefore = secrets.fetches;
+    const outputBefore = output.length;
     await Promise.all(Array.from({ length: 10 }, invoke));
     await Promise.all(Array.from({ length: 5 }, invoke));
 
@@ -349,6 +351,15 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
     expect(statuses).toEqual(Array(18).fill(200));
     // Ten concurrent 401s led to a single re-read of the secret.
     expect(secrets.fetches - readsBefore).toBe(1);
+    // Each call FLXBL refused is counted as a key refresh (KeyRefreshes), in its own invocation's document.
+    const refreshes = output
+      .slice(outputBefore)
+      .join("")
+      .split("\n")
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => (JSON.parse(l) as Record<string, number>)[metricNames.keys.refreshes] ?? 0);
+    expect(refreshes.filter((n) => n > 0).length).toBeGreaterThanOrEqual(1);
+    expect(refreshes.every((n) => n <= 1)).toBe(true);
   });
 
   it("logs with the request id and function name, and no key, secret or Authorization value on any path", async () => {
@@ -409,7 +420,9 @@ describe("flxblHandler: a full invocation against the emulator and a local Secre
     const lines = log
       .split("\n")
       .filter((l) => l.trim().startsWith("{"))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      // Metric documents (EMF) are checked for secrets above with the rest; log lines carry the context.
+      .filter((l) => !("_aws" in l));
     expect(lines.length).toBeGreaterThanOrEqual(6);
     for (const line of lines) {
       expect(contexts.map((c) => c.awsRequestId)).toContain(line.function_request_id);

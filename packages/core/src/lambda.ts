@@ -1,5 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import middy, { type MiddyfiedHandler } from "@middy/core";
 import type { Context } from "aws-lambda";
@@ -8,8 +9,10 @@ import type { FlxblClientOptions } from "./flxbl/client.js";
 import { type SecretLoader, secretLoader } from "./keys/secret-loader.js";
 import { createLogger } from "./log/logger.js";
 import { type FlxblContext, flxbl } from "./middleware/flxbl.js";
-import { httpErrors } from "./middleware/http-errors.js";
+import { answeredError, httpErrors } from "./middleware/http-errors.js";
 import { sanitizeErrors } from "./middleware/sanitize-errors.js";
+import { type InvocationMetrics, invocationMetrics, setInvocationMetrics, Telemetry } from "./observe/telemetry.js";
+import { traceHandler } from "./observe/tracing.js";
 import type { KeyedLock, RecordLock } from "./state/lock.js";
 
 /**
@@ -37,6 +40,11 @@ export const defaultTimeoutEarlyMs = 1000;
  */
 export interface HandlerContext extends FlxblContext {
   logger: Logger;
+  /**
+   * The function's Powertools Metrics (namespace = the app, dimensions `service` and `stage`): a
+   * metric added here is written with the function's own at the end of the invocation.
+   */
+  metrics: Metrics;
   /**
    * A per-record lease lock on the state table, limited to the lock namespaces the manifest entry
    * declares (`locks: ["order"]` allows keys `order#<id>`); run FLXBL calls under it with
@@ -80,6 +88,14 @@ export interface FlxblHandlerOptions {
    */
   lock?: KeyedLock;
   /**
+   * What the invocation's outcome adds to its metrics, read when it ends (after every middleware,
+   * early answers included): `webhookHandler` counts outcomes, `jobHandler` run totals.
+   * @default nothing beyond FLXBL calls, key refreshes and secret reads
+   */
+  outcome?: InvocationOutcome;
+  /** @default a {@link Telemetry} for `spec.name` and `env.APP_STAGE` */
+  telemetry?: Telemetry;
+  /**
    * DynamoDB client for the state table: the lock, and what builds on this stack (idempotency
    * records, a job's checkpoint). @default the container's shared client
    */
@@ -111,37 +127,87 @@ export function flxblHandler<TEvent, TResult>(
   const logger = options.logger ?? createLogger({ serviceName: options.spec.name });
   const timeoutEarly = options.timeoutEarlyInMillis ?? defaultTimeoutEarlyMs;
   const lock = options.lock ?? noLock(options.spec.name);
-  return middy<TEvent, TResult, Error, Context>(
-    async (event: TEvent, context: Context, { signal }: { signal: AbortSignal }) => {
-      const ctx = context as HandlerContext;
-      ctx.flxbl = ctx.flxbl.bind({ signal });
-      ctx.logger = logger;
-      return handler(event, ctx);
-    },
-    { timeoutEarlyInMillis: timeoutEarly },
-  )
-    .use(sanitizeErrors())
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(httpErrors({ logger }))
-    .use(
-      flxbl({
-        baseUrl: options.env.FLXBL_URL,
-        secretId: options.env.FLXBL_SECRET_ARN,
-        scopes: options.spec.scopes,
-        rateLimit: options.spec.rateLimit,
-        secrets: options.secrets ?? functionSecretLoader(options.env, logger),
-        // FLXBL calls give up before middy's early timeout fires, so they fail with a clear error.
-        client: { safetyMarginMs: timeoutEarly + 500, ...options.client },
-        logger,
-      }),
-    )
-    .use({
-      // Before the trigger's middlewares, which may hand the handler a lock they already hold.
-      before: (request) => {
-        (request.context as HandlerContext).lock = lock;
+  const telemetry =
+    options.telemetry ?? new Telemetry({ serviceName: options.spec.name, stage: options.env.APP_STAGE });
+  const outcome = options.outcome;
+  return (
+    middy<TEvent, TResult, Error, Context>(
+      async (event: TEvent, context: Context, { signal }: { signal: AbortSignal }) => {
+        const ctx = context as HandlerContext;
+        ctx.flxbl = ctx.flxbl.bind({ signal });
+        ctx.logger = logger;
+        ctx.metrics = telemetry.metrics;
+        return handler(event, ctx);
       },
-    });
+      {
+        timeoutEarlyInMillis: timeoutEarly,
+        // The request hooks see every invocation whole, whatever a middleware answered early.
+        requestStart: (request) => {
+          setInvocationMetrics(
+            request as { internal: Record<string, unknown> },
+            telemetry.start((request.context as Partial<Context> | undefined)?.functionName),
+          );
+        },
+        requestEnd: (request) => {
+          const internal = request.internal as Record<string, unknown>;
+          const invocation = invocationMetrics(request as { internal: Record<string, unknown> }) as InvocationMetrics;
+          try {
+            outcome?.({ ...request, error: request.error ?? internal[answeredError], internal }, invocation);
+          } finally {
+            telemetry.finish(invocation);
+          }
+        },
+      },
+    )
+      // First: its segment spans every middleware; its onError runs last, with the error sanitized.
+      .use(traceHandler(options.spec.name))
+      .use(sanitizeErrors())
+      .use(injectLambdaContext(logger, { resetKeys: true }))
+      .use(httpErrors({ logger }))
+      .use(
+        flxbl({
+          baseUrl: options.env.FLXBL_URL,
+          secretId: options.env.FLXBL_SECRET_ARN,
+          scopes: options.spec.scopes,
+          rateLimit: options.spec.rateLimit,
+          secrets: options.secrets ?? functionSecretLoader(options.env, logger),
+          // FLXBL calls give up before middy's early timeout fires, so they fail with a clear error.
+          client: { safetyMarginMs: timeoutEarly + 500, ...options.client },
+          logger,
+        }),
+      )
+      .use({
+        // Before the trigger's middlewares, which may hand the handler a lock they already hold.
+        before: (request) => {
+          (request.context as HandlerContext).lock = lock;
+        },
+      })
+  );
 }
+
+/**
+ * What an invocation came to, as {@link FlxblHandlerOptions.outcome} reads it: the event, the
+ * answer (HTTP errors already turned into responses), the error if one was thrown or answered,
+ * and middy's `internal` (where a replay is marked).
+ */
+export interface InvocationRecord {
+  event: unknown;
+  response: unknown;
+  error: unknown;
+  internal: Record<string, unknown>;
+}
+
+/**
+ * Adds an invocation's outcome to its metrics (see {@link FlxblHandlerOptions.outcome}).
+ *
+ * @example
+ * ```ts
+ * const countOrders: InvocationOutcome = (request, metrics) => {
+ *   if (!request.error) metrics.count("OrdersSwept");
+ * };
+ * ```
+ */
+export type InvocationOutcome = (request: InvocationRecord, metrics: InvocationMetrics) => void;
 
 /** The lock of a handler given none: every key refused. */
 function noLock(name: string): KeyedLock {

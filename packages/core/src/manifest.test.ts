@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contractDefaults, functionEnvironment } from "./contract.js";
+import { contractDefaults, defaultMetricsNamespace, functionEnvironment } from "./contract.js";
 import { defineManifest, type FunctionSpec } from "./manifest.js";
 
 const job: FunctionSpec = {
@@ -97,6 +97,7 @@ describe("functionEnvironment", () => {
       FLXBL_SECRET_TTL_SECONDS: "600",
       FLXBL_SECRET_MAX_STALE_SECONDS: String(contractDefaults.maxStaleSeconds),
       POWERTOOLS_SERVICE_NAME: job.name,
+      POWERTOOLS_METRICS_NAMESPACE: defaultMetricsNamespace,
       PENDING_ORDER_MAX_AGE: "PT24H",
     });
   });

@@ -7,6 +7,7 @@ import { createLogger } from "./log/logger.js";
 import { ClientError } from "./middleware/errors.js";
 import { webhookIdempotency } from "./middleware/idempotency.js";
 import { type VerifiedWebhook, webhook } from "./middleware/webhook.js";
+import { webhookOutcome } from "./middleware/webhook-outcome.js";
 import { functionLock } from "./state/function-lock.js";
 import type { SignatureSchemeName } from "./webhooks/scheme.js";
 
@@ -140,7 +141,13 @@ export function webhookHandler<TResult>(
   const secrets = options.secrets ?? functionSecretLoader(options.env, logger);
   const { events } = options;
   return flxblHandler<APIGatewayProxyEventV2, TResult>(
-    { ...options, logger, secrets, lock: options.lock ?? functionLock(options) },
+    {
+      ...options,
+      logger,
+      secrets,
+      lock: options.lock ?? functionLock(options),
+      outcome: options.outcome ?? webhookOutcome,
+    },
     async (event, context) => {
       const ctx = context as WebhookHandlerContext<VerifiedWebhook>;
       if (events) {

@@ -4,5 +4,6 @@
  */
 export * from "./middleware/idempotency.js";
 export * from "./middleware/webhook.js";
+export * from "./middleware/webhook-outcome.js";
 export * from "./webhook-handler.js";
 export * from "./webhooks/index.js";

@@ -328,6 +328,23 @@ describe("startRuntime", () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ job: "low-stock-alerts", scanned: products.length, complete: true });
     });
+
+    it("prints a job run's metrics as one short line, not as raw EMF", async () => {
+      const products = await admin.query<Product>("Product");
+      const before = lines.length;
+
+      await request("/_local/jobs/low-stock-alerts", { method: "POST" });
+
+      const printed = lines.slice(before).filter((l) => l.startsWith("low-stock-alerts | "));
+      expect(printed.some((l) => l.includes('"_aws"'))).toBe(false);
+      const run = printed.find((l) => l.includes("JobRuns"));
+      expect(run).toContain(`metrics JobRuns 1 · JobRecordsScanned ${products.length} · `);
+      expect(run).toMatch(/JobRunComplete 1/);
+      expect(run).toMatch(/FlxblLatency [\d.]+(–[\d.]+)? ms \(\d+\)/);
+      expect(printed.some((l) => l.startsWith("low-stock-alerts | metrics [operation=Product:read] FlxblCalls "))).toBe(
+        true,
+      );
+    });
   });
 
   describe("function environment", () => {

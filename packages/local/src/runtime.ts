@@ -45,6 +45,7 @@ import { consolePath, createConsole } from "./console/server.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
 import { readable } from "./function-lines.js";
 import { isLocalPath, localRequestRefusal, sendJson, writeResult } from "./gateway-http.js";
+import { compactMetricLine } from "./metric-lines.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -248,6 +249,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     // Every invocation with its log lines, for the console (in memory, the last 200).
     const recorder = new InvocationRecorder({ limit: 200 });
+    // A function's lines go to the terminal and to its invocation in the console, metric documents compacted.
+    const output = (fn: string) => (line: string) => {
+      const shown = compactMetricLine(line) ?? line;
+      recorder.log(fn, shown);
+      functionLog(fn, shown);
+    };
     const proxy = options.recordFlxblCalls
       ? await startFlxblProxy({ upstream: flxbl.url, onCall: (fn, call) => recorder.flxblCall(fn, call) })
       : undefined;
@@ -264,15 +271,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             secretId: secretName(spec.name),
             tableName,
             stage,
+            metricsNamespace: appName,
             secretTtlSeconds: options.env?.FLXBL_SECRET_TTL_SECONDS || undefined,
             maxStaleSeconds: options.env?.FLXBL_SECRET_MAX_STALE_SECONDS || undefined,
             overrides: options.env,
           }),
         },
-        onOutput: (line) => {
-          recorder.log(spec.name, line);
-          functionLog(spec.name, line);
-        },
+        onOutput: output(spec.name),
       });
       hosts.set(spec.name, host);
       closers.push(() => host.stop());
@@ -286,13 +291,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           flxblUrl: flxbl.url,
           adminSecretId: adminSecret,
           stage,
+          metricsNamespace: appName,
           graceSeconds: options.env?.ROTATION_GRACE_SECONDS || undefined,
         }),
       },
-      onOutput: (line) => {
-        recorder.log(rotationFunction.name, line);
-        functionLog(rotationFunction.name, line);
-      },
+      onOutput: output(rotationFunction.name),
     });
     closers.push(() => rotation.stop());
     // Secrets Manager invokes the rotation function once per step; a failed step fails the rotation.

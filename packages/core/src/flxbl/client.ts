@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { metricNames } from "../observe/catalog.js";
+import type { FlxblCallFacts, InvocationMetrics } from "../observe/telemetry.js";
 import { EntityClient } from "./entity.js";
 import {
   type CallSite,
@@ -104,6 +106,11 @@ export interface FlxblClientOptions {
    * headers advertise or what its 429s teach. @default undefined (no budget)
    */
   rateLimit?: { rps: number };
+  /**
+   * Where this client's calls are counted (latency, retries, 429s, key refreshes by operation) and
+   * traced: `flxblHandler` binds each invocation's. @default undefined (not counted)
+   */
+  metrics?: InvocationMetrics;
 }
 
 const defaults = {
@@ -173,15 +180,15 @@ export class FlxblClient {
   }
 
   /**
-   * A client sharing this one's key source and connections, with a deadline and abort signal
-   * for one invocation.
+   * A client sharing this one's key source and connections, with a deadline, an abort signal
+   * and the metrics of one invocation.
    *
    * @example
    * ```ts
    * const perCall = client.bind({ deadline: Date.now() + context.getRemainingTimeInMillis(), signal: AbortSignal.timeout(5_000) });
    * ```
    */
-  bind(binding: { deadline?: number; signal?: AbortSignal }): FlxblClient {
+  bind(binding: { deadline?: number; signal?: AbortSignal; metrics?: InvocationMetrics }): FlxblClient {
     return new FlxblClient({ ...this.#options, apiKey: this.#keys, ...binding }, this.#shared);
   }
 
@@ -219,7 +226,14 @@ export class FlxblClient {
    * {@link sendAttempt}, the answer read or turned into an error ({@link errorFor}), then the
    * retry policy ({@link decideRetry}) decides whether to back off and send again.
    */
-  async request<R>(spec: RequestSpec): Promise<R> {
+  request<R>(spec: RequestSpec): Promise<R> {
+    // In a handler, the call is counted (latency, retries, 429s) and traced under its operation.
+    const metrics = this.#options.metrics;
+    if (!metrics) return this.#request<R>(spec, undefined);
+    return metrics.flxblCall(spec.need, spec.method, (facts) => this.#request<R>(spec, facts));
+  }
+
+  async #request<R>(spec: RequestSpec, facts: FlxblCallFacts | undefined): Promise<R> {
     const site: CallSite = { method: spec.method, path: spec.path };
     const { scopes } = this.#options;
     if (scopes && !grants(scopes, spec.need)) throw new FlxblScopeError(site, scopeFor(spec.need), scopes);
@@ -251,6 +265,7 @@ export class FlxblClient {
       const sendLeft = cutoff - this.#now();
 
       let answer: Answer;
+      if (facts) facts.attempts++;
       try {
         answer = await sendAttempt(this.#fetch, {
           url,
@@ -279,6 +294,10 @@ export class FlxblClient {
       }
 
       pacer.answered(ticket, answer.status, answer.headers);
+      if (facts) {
+        facts.status = answer.status;
+        if (answer.status === 429) facts.throttled++;
+      }
       if (answer.status >= 200 && answer.status < 300) return parseBody<R>(site, answer);
       if (answer.status >= 300 && answer.status < 400) {
         throw new FlxblResponseError(site, "answered a redirect; not followed, so the API key goes nowhere else", {
@@ -292,6 +311,7 @@ export class FlxblClient {
         const fresh = await this.#keys.refresh(key);
         if (fresh !== key) {
           freshKey = fresh;
+          this.#options.metrics?.count(metricNames.keys.refreshes);
           this.#options.logger?.warn("FLXBL refused the cached API key; retrying with the refreshed secret", {
             ...site,
           });

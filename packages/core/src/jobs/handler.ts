@@ -6,6 +6,7 @@ import type { EntityClient, FlxblClient } from "../flxbl/client.js";
 import type { FlxblRecord, Where } from "../flxbl/types.js";
 import { defaultTimeoutEarlyMs, type FlxblHandlerOptions, flxblHandler, type HandlerContext } from "../lambda.js";
 import { functionLock } from "../state/function-lock.js";
+import { jobOutcome } from "./outcome.js";
 import { RunStore, type RunTotals } from "./run-store.js";
 import { type JobSummary, type RecordContext, type RecordOutcome, retryTransient, runJob } from "./runner.js";
 
@@ -132,7 +133,7 @@ export function jobHandler<T extends object, P = undefined>(
       client: options.dynamodb && DynamoDBDocumentClient.from(options.dynamodb),
     });
   return flxblHandler<unknown, JobSummary>(
-    { ...options, lock: options.lock ?? functionLock(options) },
+    { ...options, lock: options.lock ?? functionLock(options), outcome: options.outcome ?? jobOutcome },
     async (_event, context) => {
       const remaining = context.getRemainingTimeInMillis();
       const deadline = Date.now() + remaining;

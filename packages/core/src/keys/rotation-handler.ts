@@ -6,6 +6,9 @@ import type { Context } from "aws-lambda";
 import { awsClientDefaults } from "../aws.js";
 import { createLogger } from "../log/logger.js";
 import { sanitizeErrors } from "../middleware/sanitize-errors.js";
+import { metricNames } from "../observe/catalog.js";
+import { type InvocationMetrics, Telemetry } from "../observe/telemetry.js";
+import { traceAwsClient, traceHandler } from "../observe/tracing.js";
 import { FlxblAdmin } from "./admin.js";
 import { type RotationEvent, rotateStep, type ScopeAuthority } from "./rotation.js";
 import { SecretLoader } from "./secret-loader.js";
@@ -35,6 +38,8 @@ export interface RotationHandlerOptions {
   logger?: Logger;
   /** @default a client with {@link awsClientDefaults} */
   secrets?: SecretsManagerClient;
+  /** Rotations started / finished / failed. @default a {@link Telemetry} for the logger's service and `APP_STAGE` */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -54,9 +59,30 @@ export interface RotationHandlerOptions {
 export function rotationHandler(
   options: RotationHandlerOptions,
 ): MiddyfiedHandler<RotationEvent, void, Error, Context> {
-  const secrets = options.secrets ?? new SecretsManagerClient({ ...awsClientDefaults });
+  const secrets = options.secrets ?? traceAwsClient(new SecretsManagerClient({ ...awsClientDefaults }));
   const adminKey = new SecretLoader({ secretId: options.adminSecretId, client: secrets, ttlMs: 60_000 });
   const logger = options.logger ?? createLogger({ serviceName: "rotate-key" });
+  const telemetry =
+    options.telemetry ??
+    new Telemetry({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || "rotate-key", stage: process.env.APP_STAGE });
+  const names = metricNames.rotation;
+  const invocations = new WeakMap<object, InvocationMetrics>();
+  const plugin = {
+    requestStart: (request: { context?: { functionName?: string } }) => {
+      invocations.set(request, telemetry.start(request.context?.functionName));
+    },
+    requestEnd: (request: { event: unknown; error: unknown }) => {
+      const invocation = invocations.get(request);
+      if (!invocation) return;
+      const step = (request.event as Partial<RotationEvent> | undefined)?.Step;
+      if (request.error !== undefined && request.error !== null) {
+        invocation.count(names.failed);
+        if (typeof step === "string") invocation.countBy("step", step, names.failed);
+      } else if (step === "createSecret") invocation.count(names.started);
+      else if (step === "finishSecret") invocation.count(names.finished);
+      telemetry.finish(invocation);
+    },
+  };
   return middy<RotationEvent, void, Error, Context>(async (event: RotationEvent) => {
     logger.appendKeys({ secretId: event.SecretId, step: event.Step });
     const admin = new FlxblAdmin({ baseUrl: options.flxblUrl, adminKey: (await adminKey.get()).apiKey });
@@ -67,7 +93,8 @@ export function rotationHandler(
       graceMs: options.graceMs,
       log: (message, attributes) => logger.info(message, attributes ?? {}),
     });
-  })
+  }, plugin)
+    .use(traceHandler(process.env.POWERTOOLS_SERVICE_NAME || "rotate-key"))
     .use(sanitizeErrors())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({

@@ -4,6 +4,8 @@ import * as z from "zod/mini";
 import { isTransientAwsError, sharedSecretsManagerClient } from "../aws.js";
 import { contractDefaults } from "../contract.js";
 import type { ApiKeySource } from "../flxbl/client.js";
+import { metricNames } from "../observe/catalog.js";
+import { activeTelemetry } from "../observe/telemetry.js";
 
 /**
  * What a function's secret holds: its FLXBL API key and, for webhooks, the signing secrets
@@ -392,6 +394,7 @@ export class SecretLoader {
 
   #serveStale(value: FunctionSecret): Promise<FunctionSecret> {
     this.staleServes++;
+    activeTelemetry()?.count(metricNames.keys.staleServes);
     return Promise.resolve(value);
   }
 
@@ -401,6 +404,7 @@ export class SecretLoader {
       const fallback = err instanceof SecretUnavailableError ? this.#servable() : undefined;
       if (!fallback) throw err;
       this.staleServes++;
+      activeTelemetry()?.count(metricNames.keys.staleServes);
       return fallback;
     });
   }
@@ -433,6 +437,7 @@ export class SecretLoader {
   }
 
   #recordFailure(err: unknown): void {
+    activeTelemetry()?.count(metricNames.keys.readFailures);
     const error =
       err instanceof SecretError
         ? err

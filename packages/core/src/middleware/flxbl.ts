@@ -2,6 +2,7 @@ import type { MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
 import { type ClientLogger, createFlxblClient, type FlxblClient, type FlxblClientOptions } from "../flxbl/client.js";
 import { type SecretLoader, secretLoader } from "../keys/secret-loader.js";
+import { invocationMetrics } from "../observe/telemetry.js";
 
 /**
  * The Lambda context after {@link flxbl} ran: `context.flxbl` is ready to call.
@@ -84,10 +85,10 @@ export function flxbl(options: FlxblMiddlewareOptions): MiddlewareObj<unknown, u
     logger: options.logger,
   });
 
-  const flxblMiddlewareBefore = (request: { context: Context }) => {
+  const flxblMiddlewareBefore = (request: { context: Context; internal?: Record<string, unknown> }) => {
     const remaining = request.context.getRemainingTimeInMillis?.();
     const deadline = typeof remaining === "number" ? Date.now() + remaining : undefined;
-    (request.context as FlxblContext).flxbl = client.bind({ deadline });
+    (request.context as FlxblContext).flxbl = client.bind({ deadline, metrics: invocationMetrics(request) });
   };
   return { name: "flxbl", before: flxblMiddlewareBefore };
 }

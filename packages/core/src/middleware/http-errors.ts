@@ -108,6 +108,19 @@ const isHttpEvent = (event: unknown): boolean =>
   typeof event === "object" && event !== null && "requestContext" in event && "headers" in event;
 
 /**
+ * Where {@link httpErrors} leaves, in middy's `request.internal`, the error it answered (and took
+ * off `request.error`, so middy returns the answer).
+ *
+ * @example
+ * ```ts
+ * const outcome: InvocationOutcome = (request) => {
+ *   const answered = request.error ?? request.internal[answeredError]; // what httpErrors turned into a 4xx/5xx
+ * };
+ * ```
+ */
+export const answeredError = "httpErrors.answered";
+
+/**
  * middy error middleware implementing the webhook response rules:
  * - {@link ClientError} (4xx): its status and message, e.g. `{"message":"invalid signature"}`;
  * - FLXBL throttling, outages, timeouts, {@link RetryLaterError}: 503 with `Retry-After`;
@@ -128,6 +141,7 @@ export function httpErrors(options: HttpErrorsOptions): MiddlewareObj<unknown, u
     context: Context;
     error: unknown;
     response: unknown;
+    internal?: Record<string, unknown>;
   }) => {
     const err = request.error;
     const requestId = request.context?.awsRequestId;
@@ -162,7 +176,9 @@ export function httpErrors(options: HttpErrorsOptions): MiddlewareObj<unknown, u
         body: JSON.stringify({ message: "Internal error", requestId }),
       } satisfies HttpResponse;
     }
-    // The response is set: middy returns it instead of throwing.
+    // The response is set: middy returns it instead of throwing. The error stays readable for
+    // the invocation's metrics (`answeredError`).
+    if (request.internal) request.internal[answeredError] = err;
     request.error = undefined;
   };
   return { name: "httpErrors", onError: httpErrorsMiddlewareOnError };

@@ -136,6 +136,7 @@ export function webhookIdempotency(options: WebhookIdempotencyOptions): Middlewa
     }
     // A stored response is a replay; no response means this request holds the in-progress record.
     if (stored === undefined) internal[ownsRecord] = true;
+    else (request.internal as Record<string, unknown>)[replayedMark] = true;
     if (ride?.lease) context.lock = rideAlong(ride as Ride & { lease: LockLease }, ride.lock);
     return stored;
   };
@@ -167,6 +168,19 @@ export function webhookIdempotency(options: WebhookIdempotencyOptions): Middlewa
 
 /** `request.internal` key: this request acquired the event's in-progress record. */
 const ownsRecord = "webhookIdempotency.ownsRecord";
+
+/**
+ * The mark in middy's `request.internal` of a delivery answered from its idempotency record (a
+ * replay), for the metrics read when the invocation ends.
+ *
+ * @example
+ * ```ts
+ * const outcome: InvocationOutcome = (request, telemetry) => {
+ *   if (request.internal[replayedMark] === true) telemetry.count("MyReplays");
+ * };
+ * ```
+ */
+export const replayedMark = "webhookIdempotency.replayed";
 /** `request.internal` key: the lock this request takes with its record. */
 const rideKey = "webhookIdempotency.ride";
 

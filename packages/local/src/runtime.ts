@@ -288,7 +288,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         ...aws,
         ...rotationEnvironment({
           name: rotationFunction.name,
-          flxblUrl: flxbl.url,
+          flxblUrl: proxy?.urlFor(rotationFunction.name) ?? flxbl.url,
           adminSecretId: adminSecret,
           stage,
           metricsNamespace: appName,

@@ -84,6 +84,7 @@ export function invocationMetrics(request: { internal?: Record<string, unknown> 
  *
  * @example
  * ```ts
+ * const telemetry = new Telemetry({ serviceName: "payments-webhook", stage: "prod" });
  * const requestStart = (request: { internal: Record<string, unknown> }) => setInvocationMetrics(request, telemetry.start());
  * ```
  */

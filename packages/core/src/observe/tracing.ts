@@ -75,6 +75,8 @@ export function traceAwsClient<T>(client: T): T {
  *
  * @example
  * ```ts
+ * import middy from "@middy/core";
+ *
  * const handler = middy(async () => ({ statusCode: 200 })).use(traceHandler("payments-webhook"));
  * ```
  */

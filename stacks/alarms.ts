@@ -26,7 +26,7 @@ export const alarmThresholds = {
    * few; a signing secret rotated on one side only, or someone forging deliveries, makes a stream.
    */
   signatureRejections: 10,
-  /** A function's FLXBL 429s as a percentage of its FLXBL calls, in each of 3 consecutive 5-minute periods... */
+  /** A function's FLXBL 429 answers (retries included, so it can pass 100) as a percentage of its FLXBL calls, in each of 3 consecutive 5-minute periods... */
   flxblThrottlePercent: 10,
   /** ...with at least this many calls in each (a job's first 429 teaches its client the pace: expected). */
   flxblMinCalls: 20,
@@ -121,7 +121,7 @@ export function jobAlarms(scope: Construct, spec: JobSpec, fn: IFunction, place:
 export function flxblThrottleAlarm(scope: Construct, name: string, place: MetricsPlace): Alarm {
   const t = alarmThresholds;
   return new Alarm(scope, `${pascal(name)}FlxblThrottled`, {
-    alarmDescription: `More than ${t.flxblThrottlePercent}% of ${name}'s FLXBL calls got a 429 for 15 minutes (at least ${t.flxblMinCalls} calls each 5 min): raise the tenant's rate limit or lower the function's rateLimit`,
+    alarmDescription: `FLXBL answered ${name} with 429s numbering more than ${t.flxblThrottlePercent}% of its calls (429 answers, retries included, per call) for 15 minutes (at least ${t.flxblMinCalls} calls each 5 min): raise the tenant's rate limit or lower the function's rateLimit`,
     metric: percentOf(
       [appMetric(place, name, metricNames.flxbl.throttled)],
       appMetric(place, name, metricNames.flxbl.calls),

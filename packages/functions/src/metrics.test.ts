@@ -159,6 +159,17 @@ describe("metrics a webhook invocation and a job run write (CloudWatch EMF, one 
     ]);
     expect(refused[1]).toMatchObject({ reason: "no matching signature", service: paymentsWebhook.name });
 
+    // The same payment again under a new id: valid, changes nothing. A type the webhook does not handle: ignored.
+    const again = JSON.stringify({ ...event, id: `evt_${randomUUID().replaceAll("-", "")}` });
+    const unchanged = (await emfOf(() => deliver(again))).map(read);
+    expect(unchanged[0]?.metrics).toMatchObject({
+      [metricNames.webhook.received]: 1,
+      [metricNames.webhook.unchanged]: 1,
+    });
+    const other = JSON.stringify({ ...event, id: `evt_${randomUUID().replaceAll("-", "")}`, type: "customer.created" });
+    const ignored = (await emfOf(() => deliver(other))).map(read);
+    expect(ignored[0]?.metrics).toEqual({ [metricNames.webhook.received]: 1, [metricNames.webhook.ignored]: 1 });
+
     // FLXBL throttling then failing: 429s and retries counted, the sender told to retry (503).
     harness.flxbl.configure({ faults: { rateLimitBurst: 1, errorBurst: 0 } });
     const throttledEvent = JSON.stringify({ ...event, id: `evt_${randomUUID().replaceAll("-", "")}` });
@@ -182,6 +193,36 @@ describe("metrics a webhook invocation and a job run write (CloudWatch EMF, one 
       [metricNames.webhook.serverErrors]: 1,
       [metricNames.flxbl.errors]: 1,
     });
+  });
+
+  it("expire-stale-orders: a run cut short by its deadline is incomplete, and the next one completes it", async () => {
+    const old = new Date(Date.now() - 2 * dayMs).toISOString();
+    const stale = Array.from({ length: 600 }, (_, i) => ({
+      id: `node_${randomUUID()}`,
+      number: `ORD-I${i}`,
+      status: "pending",
+      total: 100,
+      currency: "eur",
+      createdAt: old,
+    }));
+    h = await Harness.start({ seed: { records: { Order: stale } }, faults: { latencyMs: 25 } });
+    const fn = await h.provision(expireStaleOrders);
+    const handler: LambdaHandler = await h.load(expireStaleOrders, fn, { PENDING_ORDER_MAX_AGE: "PT24H" });
+    const run = (timeoutSeconds: number) =>
+      emfOf(() =>
+        handler(
+          scheduledEvent(expireStaleOrders.name),
+          lambdaContext({ functionName: expireStaleOrders.name, timeoutSeconds }),
+        ),
+      );
+
+    const cut = (await run(3)).map(read).find((d) => metricNames.job.runs in d.metrics);
+    expect(cut?.metrics).toMatchObject({ [metricNames.job.runs]: 1, [metricNames.job.incomplete]: 1 });
+    expect(cut?.metrics).not.toHaveProperty(metricNames.job.complete);
+    const rest = (await run(expireStaleOrders.timeoutSeconds)).map(read).find((d) => metricNames.job.runs in d.metrics);
+    expect(rest?.metrics).toMatchObject({ [metricNames.job.runs]: 1, [metricNames.job.complete]: 1 });
+    const changed = [cut, rest].reduce((n, d) => n + Number(d?.metrics[metricNames.job.changed] ?? 0), 0);
+    expect(changed).toBe(600);
   });
 
   it("expire-stale-orders: one run's records scanned and changed, seconds, complete, FLXBL calls", async () => {

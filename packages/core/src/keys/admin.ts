@@ -1,3 +1,8 @@
+import { activeTelemetry, type FlxblCallFacts } from "../observe/telemetry.js";
+
+/** The scope operation each admin method is, for metrics and traces. */
+const adminOps: Record<string, string> = { POST: "create", GET: "read", DELETE: "delete" };
+
 /**
  * A FLXBL API key as the key API lists it (the key itself is shown once, at creation).
  *
@@ -94,7 +99,19 @@ export class FlxblAdmin {
     this.#fetch = options.fetch ?? globalThis.fetch;
   }
 
-  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * One admin call; in an invocation (the rotation function's), counted and traced as a FLXBL call
+   * of operation `ApiKey:<create|read|delete>`.
+   */
+  #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const metrics = activeTelemetry();
+    if (!metrics) return this.#send<T>(method, path, body, undefined);
+    const need = { name: "ApiKey", op: adminOps[method] ?? method.toLowerCase() };
+    return metrics.flxblCall(need, method, (facts) => this.#send<T>(method, path, body, facts));
+  }
+
+  async #send<T>(method: string, path: string, body: unknown, facts: FlxblCallFacts | undefined): Promise<T> {
+    if (facts) facts.attempts = 1;
     const res = await this.#fetch(`${this.#base}${path}`, {
       method,
       headers: {
@@ -107,6 +124,10 @@ export class FlxblAdmin {
       redirect: "manual",
     });
     const text = await res.text();
+    if (facts) {
+      facts.status = res.status;
+      if (res.status === 429) facts.throttled = 1;
+    }
     if (res.status >= 300 && res.status < 400)
       throw new FlxblAdminError(
         method,
@@ -208,13 +229,19 @@ export class FlxblAdmin {
     const reader = named.find(([, , op]) => op === "read" || op === "*");
     const entity = (reader ?? named[0])?.[1] ?? "_";
     const path = `/dynamic/${encodeURIComponent(entity)}/query`;
-    const res = await this.#fetch(`${this.#base}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ limit: 1 }),
-      redirect: "manual",
-    });
-    await res.arrayBuffer();
+    const send = async (facts?: FlxblCallFacts) => {
+      const answer = await this.#fetch(`${this.#base}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ limit: 1 }),
+        redirect: "manual",
+      });
+      await answer.arrayBuffer();
+      if (facts) Object.assign(facts, { attempts: 1, status: answer.status, throttled: answer.status === 429 ? 1 : 0 });
+      return answer;
+    };
+    const metrics = activeTelemetry();
+    const res = metrics ? await metrics.flxblCall({ name: entity, op: "read" }, "POST", send) : await send();
     if (res.status >= 500 || res.status === 429)
       throw new FlxblAdminError("POST", path, res.status, "could not check the key now");
     return { status: res.status, readable: reader !== undefined, path };

@@ -87,11 +87,19 @@ describe("the rotation function's metrics: rotations started, finished and faile
     await secrets.send(new RotateSecretCommand({ SecretId: name }));
     await sm.rotationsSettled();
 
-    const byStep = Object.fromEntries(written.map(({ step, doc }) => [step, doc]));
-    expect(Object.keys(byStep).sort()).toEqual(["createSecret", "finishSecret"]);
-    expect(byStep.createSecret).toMatchObject({ [metricNames.rotation.started]: 1, service: "rotate-key" });
-    expect(byStep.finishSecret).toMatchObject({ [metricNames.rotation.finished]: 1 });
+    const main = (step: string) => written.find((w) => w.step === step && !("operation" in w.doc))?.doc;
+    const operations = (step: string) =>
+      Object.fromEntries(
+        written
+          .filter((w) => w.step === step && "operation" in w.doc)
+          .map(({ doc }) => [doc.operation, doc[metricNames.flxbl.calls]]),
+      );
+    expect(main("createSecret")).toMatchObject({ [metricNames.rotation.started]: 1, service: "rotate-key" });
+    expect(main("finishSecret")).toMatchObject({ [metricNames.rotation.finished]: 1 });
     expect(written.some(({ doc }) => metricNames.rotation.failed in doc)).toBe(false);
+    // Its FLXBL calls are counted like any function's: the new key made, the old one found and revoked.
+    expect(operations("createSecret")).toMatchObject({ "ApiKey:create": 1 });
+    expect(operations("finishSecret")).toMatchObject({ "ApiKey:read": expect.any(Number), "ApiKey:delete": 1 });
   });
 
   it("counts a failed step, also by step, for a secret the manifest does not name", async () => {

@@ -5,10 +5,15 @@ import { createFlxblClient } from "../flxbl/client.js";
 import { metricNames } from "./catalog.js";
 import { Telemetry } from "./telemetry.js";
 
+/** Writes to stdout that carried EMF, during the last {@link written}. */
+let writes = 0;
+
 /** The EMF documents written to stdout while `fn` runs. */
 async function written(fn: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
   const lines: string[] = [];
+  writes = 0;
   const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+    if (String(chunk).includes('"_aws"')) writes++;
     lines.push(...String(chunk).split("\n"));
     return true;
   });
@@ -53,7 +58,7 @@ describe("Telemetry", () => {
     }
   });
 
-  it("writes at most 100 FLXBL latencies per invocation however many calls it made, and every call counted", async () => {
+  it("writes at most 99 FLXBL latencies per invocation however many calls it made, every call counted, in one write", async () => {
     const telemetry = new Telemetry({ serviceName: "many-calls", stage: "test", random: () => 0.5 });
     const docs = await written(async () => {
       const invocation = telemetry.start();
@@ -65,15 +70,45 @@ describe("Telemetry", () => {
       telemetry.finish(invocation);
     });
 
+    expect(writes).toBe(1);
     const [main, ...byOperation] = docs;
     expect(main?.[metricNames.flxbl.calls]).toBe(250);
-    expect(main?.[metricNames.flxbl.latency]).toHaveLength(100);
+    expect(main?.[metricNames.flxbl.latency]).toHaveLength(99);
     expect(Object.fromEntries(byOperation.map((d) => [d.operation, d[metricNames.flxbl.calls]]))).toEqual({
       "Order:read": 50,
       "Order:update": 200,
     });
-    expect(byOperation.find((d) => d.operation === "Order:update")?.[metricNames.flxbl.latency]).toHaveLength(100);
+    expect(byOperation.find((d) => d.operation === "Order:update")?.[metricNames.flxbl.latency]).toHaveLength(99);
     expect(byOperation.find((d) => d.operation === "Order:read")?.[metricNames.flxbl.latency]).toHaveLength(50);
+  });
+
+  it("writes a handler's own metrics as a document of their own: its dimensions and metadata never reach the built-ins or the next invocation", async () => {
+    const telemetry = new Telemetry({ serviceName: "own-metrics", stage: "test" });
+    const first = await written(async () => {
+      const invocation = telemetry.start();
+      invocation.count(metricNames.webhook.received);
+      telemetry.metrics.addDimension("tenant", "t1");
+      telemetry.metrics.addMetadata("orderId", "o1");
+      telemetry.metrics.addMetric("OrdersSeen", "Count", 3);
+      telemetry.finish(invocation);
+    });
+    const second = await written(async () => {
+      const invocation = telemetry.start();
+      invocation.count(metricNames.webhook.received);
+      telemetry.finish(invocation);
+    });
+
+    const dimensions = (d: Record<string, unknown>) =>
+      (d._aws as { CloudWatchMetrics: Array<{ Dimensions: string[][] }> }).CloudWatchMetrics[0]?.Dimensions;
+    const builtIn = first.find((d) => metricNames.webhook.received in d);
+    const own = first.find((d) => "OrdersSeen" in d);
+    expect(writes).toBe(1);
+    expect(dimensions(builtIn ?? {})).toEqual([["service", "stage"]]);
+    expect(builtIn).not.toHaveProperty("tenant");
+    expect(own).toMatchObject({ OrdersSeen: 3, tenant: "t1", orderId: "o1" });
+    expect(second).toHaveLength(1);
+    expect(second[0]).not.toHaveProperty("orderId");
+    expect(second[0]).not.toHaveProperty("tenant");
   });
 
   it("writes nothing for an invocation that counted nothing", async () => {

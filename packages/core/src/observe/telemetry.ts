@@ -16,8 +16,12 @@ export interface FlxblCallFacts {
   status: number | undefined;
 }
 
-/** Latencies kept per operation and invocation: a uniform sample, so a 10,000-call job stays one document. */
-const latencySample = 100;
+/**
+ * Latencies kept per operation and invocation: a uniform sample, so a 10,000-call job stays one
+ * document. 99, not EMF's 100: Powertools publishes a metric on its own (a write of its own) the
+ * moment it holds 100 values.
+ */
+const latencySample = 99;
 
 class OperationStats {
   calls = 0;
@@ -205,18 +209,23 @@ export class InvocationMetrics {
  * ```
  */
 export class Telemetry {
-  /** The Powertools Metrics instance: add your own with `metrics.addMetric(name, unit, value)`. */
+  /**
+   * The function's own Powertools Metrics (`context.metrics`): add yours with
+   * `metrics.addMetric(name, unit, value)`; written at the end of the invocation with the rest, as
+   * a document of its own (its dimensions and metadata stay its own and last one invocation).
+   */
   readonly metrics: Metrics;
   readonly #emf: InvocationEmf;
   readonly #random: () => number;
 
   constructor(options: TelemetryOptions) {
-    this.#emf = new InvocationEmf({
+    const settings = {
       serviceName: options.serviceName,
       namespace: options.namespace ?? (process.env[metricsNamespaceVariable] || defaultMetricsNamespace),
       defaultDimensions: { stage: options.stage ?? "local" },
-    });
-    this.metrics = this.#emf;
+    };
+    this.#emf = new InvocationEmf(settings);
+    this.metrics = new Metrics(settings);
     this.#random = options.random ?? Math.random;
   }
 
@@ -254,27 +263,32 @@ export class Telemetry {
       for (const v of invocation.latencySample()) m.addMetric(flxbl.latency, MetricUnit.Milliseconds, round(v));
     }
     const docs: string[] = [];
-    const flush = () => {
-      if (m.hasStoredMetrics()) docs.push(JSON.stringify(m.serializeMetrics()));
-      m.clearMetrics();
-      m.clearDimensions();
+    const flush = (from: Metrics) => {
+      if (from.hasStoredMetrics()) docs.push(JSON.stringify(from.serializeMetrics()));
+      from.clearMetrics();
+      from.clearDimensions();
+      from.clearMetadata();
     };
-    flush();
+    flush(m);
     for (const [operation, stats] of invocation.operations) {
       m.addDimension("operation", operation);
       m.addMetric(flxbl.calls, MetricUnit.Count, stats.calls);
+      m.addMetric(flxbl.retries, MetricUnit.Count, stats.retries);
       m.addMetric(flxbl.throttled, MetricUnit.Count, stats.throttled);
       m.addMetric(flxbl.errors, MetricUnit.Count, stats.errors);
       for (const v of stats.latencies) m.addMetric(flxbl.latency, MetricUnit.Milliseconds, round(v));
-      flush();
+      flush(m);
     }
     for (const [dimension, byValue] of invocation.by) {
       for (const [value, counts] of byValue) {
         m.addDimension(dimension, value);
         for (const [name, n] of counts) m.addMetric(name, MetricUnit.Count, n);
-        flush();
+        flush(m);
       }
     }
+    // The handler's own metrics (context.metrics): a document of their own, with whatever
+    // dimensions and metadata it gave them, so they never change the built-ins' dimensions.
+    flush(this.metrics);
     m.write(docs);
   }
 }

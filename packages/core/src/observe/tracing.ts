@@ -1,5 +1,6 @@
 import type { Tracer } from "@aws-lambda-powertools/tracer";
 import type { MiddlewareObj, Request } from "@middy/core";
+import { sanitizeError } from "../log/sanitize-error.js";
 
 /**
  * Whether Powertools Tracer would be on here, by its own rule: in Lambda (`AWS_EXECUTION_ENV`), not
@@ -45,6 +46,8 @@ export function loadTracer(serviceName = process.env.POWERTOOLS_SERVICE_NAME): P
           tracer = loaded;
           return loaded;
         },
+        // A tracer that cannot load leaves the function untraced, not failed.
+        () => undefined,
       )
     : Promise.resolve(undefined);
   return loading;
@@ -148,7 +151,8 @@ export function flxblSubsegment(
       sub.addAnnotation("flxbl_throttled", end.throttled);
       sub.addThrottleFlag();
     }
-    if (end.error !== undefined) sub.addError(end.error as Error, true);
+    // Redacted as an error leaving a handler is: a FLXBL error's message may quote its answer.
+    if (end.error !== undefined) sub.addError(sanitizeError(end.error) as Error, true);
     else if (end.status !== undefined && end.status >= 400) sub.addErrorFlag();
     sub.close();
   };

@@ -12,6 +12,8 @@ import {
   startLocalSecretsManager,
 } from "@flxbl-lambda/aws-local";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { metricNames } from "../observe/catalog.js";
+import { Telemetry } from "../observe/telemetry.js";
 import {
   parseSecretValue,
   SecretAccessDeniedError,
@@ -277,12 +279,18 @@ describe("SecretLoader through the AWS SDK and a local Secrets Manager endpoint"
         const { loader, clock } = await warm();
         await proxy.set(mode);
         clock.now += 1_500;
+        // Inside an invocation: what it served stale, and the failed read, are its metrics.
+        const telemetry = new Telemetry({ serviceName: "stale-test" });
+        const invocation = telemetry.start();
 
         const values = [];
         for (let i = 0; i < 20; i++) values.push((await loader.get()).apiKey);
 
         expect(values.every((v) => v === fakeKey)).toBe(true);
         expect(loader.fetches).toBe(2);
+        expect(invocation.counts.get(metricNames.keys.staleServes)).toBe(20);
+        expect(invocation.counts.get(metricNames.keys.readFailures)).toBe(1);
+        telemetry.finish(invocation);
         expect(warnings).toHaveLength(1);
         expect(warnings[0]).toMatchObject({ attempt: 1, nextAttemptInMs: 1_000 });
         expect(JSON.stringify(warnings)).not.toContain(fakeKey);

@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { FunctionSpec } from "@flxbl-lambda/core";
+import type { FlxblCall } from "./flxbl-calls.js";
 
 /** How an invocation ended. */
 export type InvokeOutcome =
@@ -33,6 +34,12 @@ export class FunctionHost<S extends HostedFunction = FunctionSpec> {
       env: Record<string, string>;
       /** Each line the function prints. */
       onOutput: (line: string, stream: "stdout" | "stderr") => void;
+      /**
+       * Each FLXBL call the function's `fetch` makes, watched inside its process (undici's
+       * diagnostics channels; nothing between it and FLXBL), with the invocation it belongs to
+       * when only one was running. @default not watched
+       */
+      onFlxblCall?: (requestId: string | undefined, call: FlxblCall) => void;
     },
   ) {}
 
@@ -56,6 +63,7 @@ export class FunctionHost<S extends HostedFunction = FunctionSpec> {
         AWS_LAMBDA_FUNCTION_NAME: this.spec.name,
         AWS_LAMBDA_FUNCTION_TIMEOUT: String(this.spec.timeoutSeconds),
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.spec.memoryMb ?? 256),
+        ...(this.options.onFlxblCall ? { LOCAL_RECORD_FLXBL_CALLS: "1" } : {}),
       },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
@@ -72,8 +80,17 @@ export class FunctionHost<S extends HostedFunction = FunctionSpec> {
     return new Promise((resolve, reject) => {
       child.on(
         "message",
-        (message: { type: string; id?: number; result?: unknown; error?: { name: string; message: string } }) => {
-          if (message.type === "ready") resolve(child);
+        (message: {
+          type: string;
+          id?: number;
+          result?: unknown;
+          error?: { name: string; message: string };
+          requestId?: string;
+          call?: FlxblCall;
+        }) => {
+          if (message.type === "flxbl-call") {
+            if (message.call) this.options.onFlxblCall?.(message.requestId, message.call);
+          } else if (message.type === "ready") resolve(child);
           else if (message.type === "init-error")
             reject(new Error(`${this.spec.name} failed to start: ${message.error?.message ?? "unknown error"}`));
           else if (message.id !== undefined) this.#settle(message.id, message);

@@ -4,6 +4,7 @@
  * `invoke` messages over IPC and gets `result` or `error` back.
  */
 import { lambdaContext } from "@flxbl-lambda/core";
+import { watchFlxblCalls } from "./flxbl-calls.js";
 
 interface InvokeMessage {
   type: "invoke";
@@ -20,6 +21,15 @@ const memoryMb = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? "256");
 
 const send = (message: unknown) => process.send?.(message);
 
+/** The invocations running now, by request id: a FLXBL call belongs to one when it is the only one. */
+const running = new Set<string>();
+if (process.env.LOCAL_RECORD_FLXBL_CALLS === "1" && process.env.FLXBL_URL) {
+  watchFlxblCalls(process.env.FLXBL_URL, (call) => {
+    const [only] = running;
+    send({ type: "flxbl-call", requestId: running.size === 1 ? only : undefined, call });
+  });
+}
+
 try {
   if (!handlerPath) throw new Error("LOCAL_HANDLER_FILE is not set");
   const module = (await import(handlerPath)) as Record<string, unknown>;
@@ -28,6 +38,7 @@ try {
   process.on("message", (message: InvokeMessage) => {
     if (message?.type !== "invoke") return;
     const context = { ...lambdaContext({ functionName, timeoutSeconds, memoryMb }), awsRequestId: message.requestId };
+    running.add(message.requestId);
     Promise.resolve()
       .then(() => (handler as (e: unknown, c: unknown) => unknown)(message.event, context))
       .then(
@@ -38,7 +49,8 @@ try {
             id: message.id,
             error: { name: (err as Error)?.name ?? "Error", message: (err as Error)?.message ?? String(err) },
           }),
-      );
+      )
+      .finally(() => running.delete(message.requestId));
   });
   send({ type: "ready" });
 } catch (err) {

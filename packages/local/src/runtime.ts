@@ -39,9 +39,9 @@ import { appName, rotationFunction } from "@flxbl-lambda/functions";
 import { isScheduledForDeletion, type ProvisionResult, provisionKeys } from "@flxbl-lambda/provisioning";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { connectionFailure, isUnreachable } from "./cli-kit.js";
-import { startFlxblProxy } from "./console/flxbl-proxy.js";
 import { type Delivery, InvocationRecorder } from "./console/recorder.js";
 import { consolePath, createConsole } from "./console/server.js";
+import type { FlxblCall } from "./flxbl-calls.js";
 import { FunctionHost, type InvokeOutcome } from "./function-host.js";
 import { readable } from "./function-lines.js";
 import { isLocalPath, localRequestRefusal, sendJson, writeResult } from "./gateway-http.js";
@@ -77,9 +77,10 @@ export interface RuntimeOptions {
    */
   reset?: boolean;
   /**
-   * Passes the functions' FLXBL calls through a recording proxy (`FLXBL_URL` points at it), so the
-   * console shows each invocation's calls and retries. `npm start` turns it on.
-   * @default false (functions call FLXBL directly)
+   * Watches each function's FLXBL calls inside its process (undici's diagnostics channels: the
+   * function still calls FLXBL directly), so the console shows each invocation's calls and
+   * retries. `npm start` turns it on.
+   * @default false
    */
   recordFlxblCalls?: boolean;
 }
@@ -255,10 +256,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       recorder.log(fn, shown);
       functionLog(fn, shown);
     };
-    const proxy = options.recordFlxblCalls
-      ? await startFlxblProxy({ upstream: flxbl.url, onCall: (fn, call) => recorder.flxblCall(fn, call) })
-      : undefined;
-    if (proxy) closers.push(() => proxy.close());
+    // Each function's FLXBL calls, watched inside its process, for the console.
+    const flxblCalls = (fn: string) =>
+      options.recordFlxblCalls
+        ? (requestId: string | undefined, call: FlxblCall) => recorder.flxblCall(fn, call, requestId)
+        : undefined;
     const hosts = new Map<string, FunctionHost>();
     for (const spec of options.manifest) {
       const host = new FunctionHost(spec, {
@@ -267,7 +269,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           ...aws,
           // As the stack writes it; `.env` values replace the manifest's (an empty one keeps it).
           ...functionEnvironment(spec, {
-            flxblUrl: proxy?.urlFor(spec.name) ?? flxbl.url,
+            flxblUrl: flxbl.url,
             secretId: secretName(spec.name),
             tableName,
             stage,
@@ -278,6 +280,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           }),
         },
         onOutput: output(spec.name),
+        onFlxblCall: flxblCalls(spec.name),
       });
       hosts.set(spec.name, host);
       closers.push(() => host.stop());
@@ -288,7 +291,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         ...aws,
         ...rotationEnvironment({
           name: rotationFunction.name,
-          flxblUrl: proxy?.urlFor(rotationFunction.name) ?? flxbl.url,
+          flxblUrl: flxbl.url,
           adminSecretId: adminSecret,
           stage,
           metricsNamespace: appName,
@@ -296,6 +299,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         }),
       },
       onOutput: output(rotationFunction.name),
+      onFlxblCall: flxblCalls(rotationFunction.name),
     });
     closers.push(() => rotation.stop());
     // Secrets Manager invokes the rotation function once per step; a failed step fails the rotation.

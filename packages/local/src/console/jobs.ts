@@ -38,6 +38,7 @@ export class Jobs {
   readonly #progress = new Map<string, { invocationId: string; progress?: JobProgress }>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #unsubscribe: () => void;
+  #closed = false;
 
   constructor(private readonly ctx: ConsoleContext) {
     this.#unsubscribe = ctx.recorder.subscribe((event) => {
@@ -67,10 +68,17 @@ export class Jobs {
   }
 
   #poll(job: string, invocationId: string): void {
+    if (this.#closed) return;
     const timer = setTimeout(async () => {
       this.#timers.delete(timer);
       const current = this.#progress.get(job);
       if (current?.invocationId !== invocationId) return;
+      // Ended, or gone from the history (200 newer invocations) before its end was heard: stop.
+      const view = this.ctx.recorder.get(invocationId);
+      if (view?.status !== "running") {
+        this.#progress.delete(job);
+        return;
+      }
       const progress = await this.#checkpoint(job).catch(() => undefined);
       // Told only when it moved: the checkpoint is saved at each page and every few seconds.
       if (progress && this.#progress.get(job) === current && !sameCounts(progress, current.progress)) {
@@ -129,8 +137,10 @@ export class Jobs {
   }
 
   close(): void {
+    this.#closed = true;
     this.#unsubscribe();
     for (const timer of this.#timers) clearTimeout(timer);
+    this.#progress.clear();
   }
 }
 

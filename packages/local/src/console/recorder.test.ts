@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ConsoleEvent, InvocationRecorder } from "./recorder.js";
+import { type ConsoleEvent, InvocationRecorder, maxLogLines } from "./recorder.js";
 
 const job = (recorder: InvocationRecorder, requestId: string, fn = "low-stock-alerts") =>
   recorder.start({ function: fn, kind: "job", trigger: "scheduled", requestId, event: { source: "aws.events" } });
@@ -13,6 +13,29 @@ describe("InvocationRecorder", () => {
     for (const n of [1, 2, 3, 4, 5]) job(recorder, `r-${n}`);
 
     expect(recorder.list().map((v) => v.requestId)).toEqual(["r-5", "r-4", "r-3"]);
+  });
+
+  it("keeps at most maxLogLines log lines per invocation and counts the rest", () => {
+    const recorder = new InvocationRecorder();
+    const id = job(recorder, "r-many");
+
+    for (let i = 0; i < maxLogLines + 10; i++) recorder.log("low-stock-alerts", powertools("r-many", `record ${i}`));
+
+    expect(recorder.get(id)?.logs).toHaveLength(maxLogLines);
+    expect(recorder.get(id)?.logsDropped).toBe(10);
+  });
+
+  it("gives a FLXBL call to the invocation its process names, even with others of the function running", () => {
+    const recorder = new InvocationRecorder();
+    const first = job(recorder, "r-1");
+    const second = job(recorder, "r-2");
+    const call = { method: "GET", path: "/dynamic/Product", status: 200, durationMs: 3, at: new Date().toISOString() };
+
+    recorder.flxblCall("low-stock-alerts", call, "r-2");
+    recorder.flxblCall("low-stock-alerts", call); // no request id with two running: left out
+
+    expect(recorder.get(first)?.flxblCalls).toBeUndefined();
+    expect(recorder.get(second)?.flxblCalls).toEqual([{ ...call, retry: false }]);
   });
 
   it("gives a log line to the invocation its function_request_id names, even with others running", () => {

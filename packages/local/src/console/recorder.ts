@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
+import type { FlxblCall } from "../flxbl-calls.js";
 import { parsePowertoolsLine } from "../function-lines.js";
-import type { FlxblCall } from "./flxbl-proxy.js";
 import { maskBody, maskHeaders, maskValue } from "./mask.js";
 
 /** An HTTP request as the gateway received it: kept (server-side only) so it can be replayed byte for byte. */
@@ -42,6 +42,8 @@ export interface InvocationView {
   flxblCalls?: Array<FlxblCall & { retry: boolean }>;
   flxblRetries: number;
   logs: LogLine[];
+  /** Lines past the first {@link maxLogLines}, counted and not kept. */
+  logsDropped?: number;
   event: { headers?: Record<string, string>; body?: string; value?: unknown };
   answer?: { statusCode?: number; headers?: Record<string, string>; body?: string; value?: unknown };
   /** The invocation this one replays (the same bytes and headers, sent again). */
@@ -61,6 +63,9 @@ interface Entry {
   delivery?: Delivery;
   endedAt?: number;
 }
+
+/** Log lines kept per invocation. */
+export const maxLogLines = 500;
 
 /** Lines a function prints just after answering (stdout and IPC are separate pipes) still count this long. */
 const lateLineMs = 1_000;
@@ -156,6 +161,11 @@ export class InvocationRecorder {
     const entry =
       (parsed.requestId ? this.#byRequest.get(parsed.requestId) : undefined) ?? this.#onlyCurrent(fn, Date.now());
     if (!entry || entry.view.function !== fn) return;
+    // Bounded: a job that logs per record would otherwise grow its entry (and each update sent).
+    if (entry.view.logs.length >= maxLogLines) {
+      entry.view.logsDropped = (entry.view.logsDropped ?? 0) + 1;
+      return;
+    }
     entry.view.logs.push(parsed.line);
     this.#emit({ type: "invocation", data: entry.view });
   }
@@ -164,8 +174,8 @@ export class InvocationRecorder {
    * Adds a FLXBL call of `fn` to its running invocation. With several invocations of one
    * function running at once, a call cannot be told apart by its function alone: it is left out.
    */
-  flxblCall(fn: string, call: FlxblCall): void {
-    const entry = this.#onlyCurrent(fn, Date.now());
+  flxblCall(fn: string, call: FlxblCall, requestId?: string): void {
+    const entry = requestId !== undefined ? this.#byRequest.get(requestId) : this.#onlyCurrent(fn, Date.now());
     if (!entry) return;
     entry.view.flxblCalls ??= [];
     const calls = entry.view.flxblCalls;

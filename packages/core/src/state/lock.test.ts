@@ -107,13 +107,17 @@ describe("KeyedLock against dynalite", () => {
   });
 
   /** What a holder that crashed leaves behind: its lock item, with a lease nobody renews. */
-  const crashedHolder = (key: string, leaseMs: number) =>
-    client.send(
+  /** A holder that crashed with the key: its lease runs out in `leaseMs`; answers when (epoch ms). */
+  const crashedHolder = async (key: string, leaseMs: number) => {
+    const leaseUntil = Date.now() + leaseMs;
+    await client.send(
       new PutCommand({
         TableName: tableName,
-        Item: { id: lockItemId(key), owner: "crashed", leaseUntil: Date.now() + leaseMs, expiration: 0 },
+        Item: { id: lockItemId(key), owner: "crashed", leaseUntil, expiration: 0 },
       }),
     );
+    return leaseUntil;
+  };
 
   /**
    * A holder frozen mid-work (a paused container): its renewals never reach DynamoDB. Only the
@@ -267,8 +271,8 @@ describe("KeyedLock against dynalite", () => {
 
   it("tells the holder that takes over a lapsed lease when its crashed holder had the key until", async () => {
     const key = newKey();
-    const crashedUntil = Date.now() + 300;
-    await crashedHolder(key, 300);
+    // The lease the item says (not a clock read beside it, which may fall a millisecond apart).
+    const crashedUntil = await crashedHolder(key, 300);
 
     const hold = await lock({ waitMs: 5_000 }).run(key, async (h) => h);
 

@@ -148,13 +148,19 @@ export function flxblHandler<TEvent, TResult>(
             telemetry.start((request.context as Partial<Context> | undefined)?.functionName),
           );
         },
+        // Never throws: the invocation's work is done and answered; metrics must not turn it into a failure.
         requestEnd: (request) => {
           const internal = request.internal as Record<string, unknown>;
           const invocation = invocationMetrics(request as { internal: Record<string, unknown> }) as InvocationMetrics;
           try {
             outcome?.({ ...request, error: request.error ?? internal[answeredError], internal }, invocation);
-          } finally {
+          } catch (err) {
+            logger.warn("the invocation's outcome metrics failed; written without them", { error: err as Error });
+          }
+          try {
             telemetry.finish(invocation);
+          } catch (err) {
+            logger.warn("the invocation's metrics could not be written", { error: err as Error });
           }
         },
       },

@@ -80,7 +80,12 @@ export function rotationHandler(
         if (typeof step === "string") invocation.countBy("step", step, names.failed);
       } else if (step === "createSecret") invocation.count(names.started);
       else if (step === "finishSecret") invocation.count(names.finished);
-      telemetry.finish(invocation);
+      try {
+        telemetry.finish(invocation);
+      } catch (err) {
+        // The step is done: its metrics must not fail it.
+        logger.warn("the rotation step's metrics could not be written", { error: err as Error });
+      }
     },
   };
   return middy<RotationEvent, void, Error, Context>(async (event: RotationEvent) => {

@@ -2,6 +2,9 @@ import { startEmulator } from "@flxbl-lambda/emulator";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { appSchema } from "../../../emulator/src/test-helpers.js";
 import { createFlxblClient } from "../flxbl/client.js";
+import { flxblHandler } from "../lambda.js";
+import { createLogger } from "../log/logger.js";
+import { lambdaContext } from "../testing/lambda-events.js";
 import { metricNames } from "./catalog.js";
 import { Telemetry } from "./telemetry.js";
 
@@ -109,6 +112,33 @@ describe("Telemetry", () => {
     expect(second).toHaveLength(1);
     expect(second[0]).not.toHaveProperty("orderId");
     expect(second[0]).not.toHaveProperty("tenant");
+  });
+
+  it("answers an invocation whose outcome reader throws, with the rest of its metrics written", async () => {
+    const telemetry = new Telemetry({ serviceName: "broken-outcome", stage: "test" });
+    const handler = flxblHandler(
+      {
+        spec: { name: "broken-outcome", scopes: [] },
+        env: { FLXBL_URL: "http://127.0.0.1:9/api/v1", FLXBL_SECRET_ARN: "unused" },
+        // Never read: the handler calls nothing.
+        secrets: { prefetch: () => undefined, apiKeySource: () => ({ get: async () => "unused" }) } as never,
+        logger: createLogger({ serviceName: "broken-outcome", logLevel: "SILENT" }),
+        telemetry,
+        outcome: (_request, metrics) => {
+          metrics.count("BeforeTheBug");
+          throw new Error("a bug in an outcome reader");
+        },
+      },
+      async () => ({ statusCode: 200, body: "done" }),
+    );
+
+    let answer: unknown;
+    const docs = await written(async () => {
+      answer = await handler({}, lambdaContext({ functionName: "broken-outcome", timeoutSeconds: 10 }));
+    });
+
+    expect(answer).toEqual({ statusCode: 200, body: "done" });
+    expect(docs).toEqual([expect.objectContaining({ BeforeTheBug: 1, service: "broken-outcome" })]);
   });
 
   it("writes nothing for an invocation that counted nothing", async () => {

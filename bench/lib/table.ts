@@ -37,6 +37,10 @@ function describeOps(ops: Record<string, number>): string {
 const count = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
 
 /** The one table: every figure, ours beside its baseline, with its target where issue 9 sets one. */
+/** Ours minus a baseline, round by round (both ran interleaved in each round). */
+const pairedDifference = (ours: { roundMediansUs: number[] }, baseline: { roundMediansUs: number[] }) =>
+  ours.roundMediansUs.map((us, i) => us - (baseline.roundMediansUs[i] ?? Number.NaN));
+
 export function buildTable(m: Measured): TableRow[] {
   const rows: TableRow[] = [];
   const warm = (name: string) => m.warm.find((r) => r.name === name);
@@ -49,7 +53,7 @@ export function buildTable(m: Measured): TableRow[] {
   const hook = warm("payments-webhook");
   const apart = warm(paymentsLockApartSpec.name);
   if (o && eco && naive) {
-    const paired = o.roundMediansUs.map((us, i) => us - (eco.roundMediansUs[i] ?? Number.NaN));
+    const paired = pairedDifference(o, eco);
     const ratio = o.medianUs / eco.medianUs;
     rows.push(
       {
@@ -92,7 +96,7 @@ export function buildTable(m: Measured): TableRow[] {
   }
   const observed = warm("ecosystem-observed");
   if (o && observed) {
-    const paired = o.roundMediansUs.map((us, i) => us - (observed.roundMediansUs[i] ?? Number.NaN));
+    const paired = pairedDifference(o, observed);
     rows.push({
       fig: "1",
       measure: "warm median, GET Order, against the ecosystem with Powertools Logger, Metrics and Tracer",

@@ -1,57 +1,45 @@
 import { randomUUID } from "node:crypto";
-import { type JobSummary, lambdaContext, metricNames, scheduledEvent } from "@flxbl-lambda/core";
+import {
+  captureMetrics,
+  type EmfDocument,
+  emfMetrics,
+  type JobSummary,
+  lambdaContext,
+  metricNames,
+  scheduledEvent,
+} from "@flxbl-lambda/core";
 import Stripe from "stripe";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { expireStaleOrders, paymentsWebhook } from "./manifest.js";
-import { Harness, type LambdaHandler, newSigningSecret } from "./test-harness.js";
-
-/** One CloudWatch EMF document as a function wrote it to stdout. */
-interface Emf {
-  _aws: {
-    Timestamp: number;
-    CloudWatchMetrics: Array<{
-      Namespace: string;
-      Dimensions: string[][];
-      Metrics: Array<{ Name: string; Unit: string }>;
-    }>;
-  };
-  [key: string]: unknown;
-}
+import { Harness, type LambdaHandler, newSigningSecret, paymentSucceeded } from "./test-harness.js";
 
 /** The writes to stdout that carried EMF documents during the last {@link emfOf}. */
 let emfWrites = 0;
 
-/** Runs `fn` and returns the EMF documents written to stdout meanwhile (each a line with `_aws`). */
-async function emfOf(fn: () => Promise<unknown>): Promise<Emf[]> {
-  const lines: string[] = [];
-  emfWrites = 0;
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    if (String(chunk).includes('"_aws"')) emfWrites++;
-    lines.push(...String(chunk).split("\n"));
-    return true;
-  });
-  try {
-    await fn();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines
-    .filter((l) => l.startsWith("{") && l.includes('"_aws"'))
-    .map((l) => JSON.parse(l) as Emf)
-    .filter((d) => d._aws !== undefined);
+/** Runs `fn` and returns the EMF documents written to stdout meanwhile. */
+async function emfOf(fn: () => Promise<unknown>): Promise<EmfDocument[]> {
+  const { documents, writes } = await captureMetrics(fn);
+  emfWrites = writes;
+  return documents;
 }
 
-/** A document's dimension names, and its metrics as name → value(s). */
-function read(doc: Emf) {
-  const [directive] = doc._aws.CloudWatchMetrics;
-  if (!directive) throw new Error("EMF document without CloudWatchMetrics");
-  const metrics = Object.fromEntries(directive.Metrics.map((m) => [m.Name, doc[m.Name]]));
-  const units = Object.fromEntries(directive.Metrics.map((m) => [m.Name, m.Unit]));
-  return { namespace: directive.Namespace, dimensions: directive.Dimensions.flat().sort(), metrics, units };
-}
+const read = emfMetrics;
 
 const stripe = new Stripe("sk_test_not_used_for_api_calls");
 const dayMs = 24 * 3600 * 1000;
+
+/** `n` pending orders created two days ago, for the expiry job to expire. */
+const staleOrders = (n: number) => {
+  const createdAt = new Date(Date.now() - 2 * dayMs).toISOString();
+  return Array.from({ length: n }, (_, i) => ({
+    id: `node_${randomUUID()}`,
+    number: `ORD-S${i}`,
+    status: "pending",
+    total: 100,
+    currency: "eur",
+    createdAt,
+  }));
+};
 
 describe("metrics a webhook invocation and a job run write (CloudWatch EMF, one flush per invocation)", () => {
   let h: Harness | undefined;
@@ -73,22 +61,7 @@ describe("metrics a webhook invocation and a job run write (CloudWatch EMF, one 
       total: 2500,
       currency: "eur",
     });
-    const event = {
-      id: `evt_${randomUUID().replaceAll("-", "")}`,
-      object: "event",
-      created: Math.floor(Date.now() / 1000),
-      type: "payment_intent.succeeded",
-      data: {
-        object: {
-          id: "pi_metrics",
-          object: "payment_intent",
-          amount: 2500,
-          currency: "eur",
-          status: "succeeded",
-          metadata: { orderId: order.id },
-        },
-      },
-    };
+    const event = paymentSucceeded(order.id);
     const body = JSON.stringify(event);
     const deliver = (payload: string, signedBody = payload) =>
       harness.post(handler, paymentsWebhook, {
@@ -196,15 +169,7 @@ describe("metrics a webhook invocation and a job run write (CloudWatch EMF, one 
   });
 
   it("expire-stale-orders: a run cut short by its deadline is incomplete, and the next one completes it", async () => {
-    const old = new Date(Date.now() - 2 * dayMs).toISOString();
-    const stale = Array.from({ length: 600 }, (_, i) => ({
-      id: `node_${randomUUID()}`,
-      number: `ORD-I${i}`,
-      status: "pending",
-      total: 100,
-      currency: "eur",
-      createdAt: old,
-    }));
+    const stale = staleOrders(600);
     h = await Harness.start({ seed: { records: { Order: stale } }, faults: { latencyMs: 25 } });
     const fn = await h.provision(expireStaleOrders);
     const handler: LambdaHandler = await h.load(expireStaleOrders, fn, { PENDING_ORDER_MAX_AGE: "PT24H" });
@@ -226,15 +191,7 @@ describe("metrics a webhook invocation and a job run write (CloudWatch EMF, one 
   });
 
   it("expire-stale-orders: one run's records scanned and changed, seconds, complete, FLXBL calls", async () => {
-    const old = new Date(Date.now() - 2 * dayMs).toISOString();
-    const stale = Array.from({ length: 5 }, (_, i) => ({
-      id: `node_${randomUUID()}`,
-      number: `ORD-S${i}`,
-      status: "pending",
-      total: 100,
-      currency: "eur",
-      createdAt: old,
-    }));
+    const stale = staleOrders(5);
     h = await Harness.start({ seed: { records: { Order: stale } } });
     const fn = await h.provision(expireStaleOrders);
     const handler: LambdaHandler = await h.load(expireStaleOrders, fn, { PENDING_ORDER_MAX_AGE: "PT24H" });

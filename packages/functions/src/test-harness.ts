@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -32,6 +33,29 @@ export interface Provisioned {
   apiKey: string;
   keyId: string;
   signingSecrets: string[];
+}
+
+/**
+ * A Stripe `payment_intent.succeeded` event for an order, as Stripe sends it (a new event id each
+ * time unless given), for the tests that deliver one payment.
+ */
+export function paymentSucceeded(orderId: string, options: { amount?: number; intentId?: string } = {}) {
+  return {
+    id: `evt_${randomUUID().replaceAll("-", "")}`,
+    object: "event",
+    created: Math.floor(Date.now() / 1000),
+    type: "payment_intent.succeeded",
+    data: {
+      object: {
+        id: options.intentId ?? `pi_${randomUUID().replaceAll("-", "").slice(0, 24)}`,
+        object: "payment_intent",
+        amount: options.amount ?? 2500,
+        currency: "eur",
+        status: "succeeded",
+        metadata: { orderId },
+      },
+    },
+  };
 }
 
 /** The signing-secret generator provisioning uses, so tests sign with secrets of the same form. */

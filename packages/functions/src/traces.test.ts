@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { paymentsWebhook } from "./manifest.js";
-import { Harness, type LambdaHandler, newSigningSecret, type Provisioned } from "./test-harness.js";
+import { Harness, type LambdaHandler, newSigningSecret, type Provisioned, paymentSucceeded } from "./test-harness.js";
 
 // A local X-Ray daemon (a UDP socket, as the Lambda runtime provides one) and the environment of a
 // Lambda function with active tracing, set before the X-Ray SDK loads: Powertools Tracer is on.
@@ -81,22 +81,7 @@ describe("traces: Powertools Tracer under X-Ray active tracing", () => {
       total: 2500,
       currency: "eur",
     });
-    const body = JSON.stringify({
-      id: `evt_${randomUUID().replaceAll("-", "")}`,
-      object: "event",
-      created: Math.floor(Date.now() / 1000),
-      type: "payment_intent.succeeded",
-      data: {
-        object: {
-          id: "pi_traced",
-          object: "payment_intent",
-          amount: 2500,
-          currency: "eur",
-          status: "succeeded",
-          metadata: { orderId: order.id },
-        },
-      },
-    });
+    const body = JSON.stringify(paymentSucceeded(order.id));
     const trace = traceHeader();
     process.env._X_AMZN_TRACE_ID = trace.header;
     try {

@@ -2,11 +2,12 @@ import { randomUUID } from "node:crypto";
 import { CreateSecretCommand, RotateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { type LocalSecretsManager, startLocalSecretsManager } from "@flxbl-lambda/aws-local";
 import { type Emulator, startEmulator } from "@flxbl-lambda/emulator";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appSchema } from "../../../emulator/src/test-helpers.js";
 import { createLogger } from "../log/logger.js";
 import { metricNames } from "../observe/catalog.js";
 import { lambdaContext } from "../testing/lambda-events.js";
+import { captureMetrics } from "../testing/metrics-capture.js";
 import { FlxblAdmin } from "./admin.js";
 import type { RotationEvent } from "./rotation.js";
 import { rotationHandler } from "./rotation-handler.js";
@@ -46,18 +47,16 @@ describe("the rotation function's metrics: rotations started, finished and faile
     });
     // Secrets Manager invokes the function once per step, as it would in AWS.
     sm.setRotationInvoker(async (_arn, event) => {
-      const lines: string[] = [];
-      const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-        lines.push(...String(chunk).split("\n"));
-        return true;
-      });
-      try {
-        await handler(event as RotationEvent, lambdaContext({ functionName: "rotate-key", timeoutSeconds: 900 }));
-      } finally {
-        spy.mockRestore();
-        for (const line of lines.filter((l) => l.includes('"_aws"')))
-          written.push({ step: event.Step, doc: JSON.parse(line) as Record<string, unknown> });
-      }
+      let failure: unknown;
+      const { documents } = await captureMetrics(() =>
+        handler(event as RotationEvent, lambdaContext({ functionName: "rotate-key", timeoutSeconds: 900 })).catch(
+          (err: unknown) => {
+            failure = err;
+          },
+        ),
+      );
+      for (const doc of documents) written.push({ step: event.Step, doc });
+      if (failure) throw failure;
     });
   });
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { createFlxblClient } from "../flxbl/client.js";
 import { flxblHandler } from "../lambda.js";
 import { createLogger } from "../log/logger.js";
 import { lambdaContext } from "../testing/lambda-events.js";
+import { captureMetrics } from "../testing/metrics-capture.js";
 import { metricNames } from "./catalog.js";
 import { Telemetry } from "./telemetry.js";
 
@@ -13,19 +14,9 @@ let writes = 0;
 
 /** The EMF documents written to stdout while `fn` runs. */
 async function written(fn: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
-  const lines: string[] = [];
-  writes = 0;
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    if (String(chunk).includes('"_aws"')) writes++;
-    lines.push(...String(chunk).split("\n"));
-    return true;
-  });
-  try {
-    await fn();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines.filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const captured = await captureMetrics(fn);
+  writes = captured.writes;
+  return captured.documents;
 }
 
 describe("Telemetry", () => {
